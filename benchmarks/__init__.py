@@ -1,0 +1,1 @@
+"""Benchmarks and paper tasks for dspy-gepa (not part of the installed package)."""

@@ -1,0 +1,156 @@
+"""Scripted language models for offline tests, examples and benchmarks.
+
+A scripted LM is a real ``dspy.LM`` whose engine is a Python function instead of a provider: it is
+built the way DSPy 3.4 asks for custom backends (an engine object with ``complete(Request)`` passed
+to ``dspy.LM(engine=...)``), so everything above the engine — adapters, history, callbacks, usage
+tracking, retries — is DSPy's own code path.
+
+    >>> lm = scripted_lm(lambda call: {"answer": call.field("question").upper()})
+    >>> with dspy.context(lm=lm):
+    ...     dspy.Predict("question -> answer")(question="hi").answer
+    'HI'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dspy
+from dspy.lm15 import ImagePart, Message, Request, Response, TextPart, Usage, response_to_events
+
+__all__ = ["ScriptedCall", "ScriptedEngine", "ScriptedReply", "scripted_lm", "chat_fields"]
+
+_FIELD_HEADER = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\Z)", re.S)
+# The closing paragraph DSPy's adapters append to the last user turn ("Respond with ...").
+_TRAILER = re.compile(r"\n\nRespond with [^\n]*\Z")
+
+
+@dataclass(frozen=True)
+class ScriptedReply:
+    """A reply with control over what the provider would report besides the text."""
+
+    text: str
+    finish_reason: str = "stop"
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+@dataclass
+class ScriptedCall:
+    """What the scripted function sees of one LM request."""
+
+    model: str
+    system: str
+    messages: list[tuple[str, str]]
+    images: list[ImagePart]
+    request: Request
+    index: int
+
+    @property
+    def last_user_text(self) -> str:
+        for role, text in reversed(self.messages):
+            if role == "user":
+                return text
+        return ""
+
+    @property
+    def prompt(self) -> str:
+        """System text and all message texts joined, for substring matching."""
+        return "\n\n".join([self.system, *(text for _, text in self.messages)])
+
+    def field(self, name: str, default: str | None = None) -> str | None:
+        """The value of input field ``name`` as DSPy's chat/JSON adapters render it in the last user turn."""
+        return chat_fields(self.last_user_text).get(name, default)
+
+    @property
+    def wants_json(self) -> bool:
+        return "Outputs will be a JSON object" in self.system or self.request.config.response_format is not None
+
+
+def chat_fields(text: str) -> dict[str, str]:
+    """Parse ``[[ ## name ## ]]`` sections (DSPy's chat format) into a dict of stripped strings."""
+    text = _TRAILER.sub("", text)
+    return {m.group(1): m.group(2).strip() for m in _FIELD_HEADER.finditer(text)}
+
+
+def _format_fields(fields: dict[str, Any], as_json: bool) -> str:
+    if as_json:
+        return json.dumps(fields)
+    parts = [f"[[ ## {k} ## ]]\n{v if isinstance(v, str) else json.dumps(v)}" for k, v in fields.items()]
+    return "\n\n".join([*parts, "[[ ## completed ## ]]"])
+
+
+def _part_text(part: Any) -> str:
+    return getattr(part, "text", None) or ""
+
+
+@dataclass
+class ScriptedEngine:
+    """A DSPy 3.4 engine whose completions come from ``respond(call)``.
+
+    ``respond`` returns a ``str`` (the raw completion), a ``dict`` of output fields (formatted for
+    the adapter that asked), a :class:`ScriptedReply`, or raises (e.g. ``dspy.lm15.RateLimitError``)
+    to simulate a provider failure. ``latency`` seconds are slept per call (a float or a callable of
+    the call). Token counts default to characters / 4, so usage is deterministic.
+    """
+
+    respond: Callable[[ScriptedCall], Any]
+    model: str = "scripted"
+    latency: float | Callable[[ScriptedCall], float] = 0.0
+    calls: list[ScriptedCall] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def complete(self, request: Request) -> Response:
+        system = request.system if isinstance(request.system, str) else "".join(_part_text(p) for p in request.system or ())
+        messages = [(m.role, "".join(_part_text(p) for p in m.parts)) for m in request.messages]
+        images = [p for m in request.messages for p in m.parts if isinstance(p, ImagePart)]
+        with self._lock:
+            call = ScriptedCall(self.model, system, messages, images, request, len(self.calls))
+            self.calls.append(call)
+        delay = self.latency(call) if callable(self.latency) else self.latency
+        if delay:
+            time.sleep(delay)
+        reply = self.respond(call)
+        if isinstance(reply, dict):
+            reply = ScriptedReply(_format_fields(reply, call.wants_json))
+        elif isinstance(reply, str):
+            reply = ScriptedReply(reply)
+        elif not isinstance(reply, ScriptedReply):
+            raise TypeError(f"scripted respond() returned {type(reply).__name__}; expected str, dict or ScriptedReply")
+        n_in = reply.input_tokens if reply.input_tokens is not None else max(1, len(call.prompt) // 4)
+        n_out = reply.output_tokens if reply.output_tokens is not None else max(1, len(reply.text) // 4)
+        return Response(
+            id=f"scripted-{call.index}",
+            model=self.model,
+            message=Message.assistant((TextPart(reply.text),)),
+            finish_reason=reply.finish_reason,
+            usage=Usage(input_tokens=n_in, output_tokens=n_out, total_tokens=n_in + n_out),
+        )
+
+    def stream(self, request: Request):
+        return response_to_events(self.complete(request))
+
+    def close(self) -> None:
+        pass
+
+
+def scripted_lm(
+    respond: Callable[[ScriptedCall], Any],
+    model: str = "scripted/lm",
+    *,
+    latency: float | Callable[[ScriptedCall], float] = 0.0,
+    cache: bool = False,
+    **lm_kwargs: Any,
+) -> dspy.LM:
+    """A ``dspy.LM`` backed by :class:`ScriptedEngine`; its engine is reachable as ``lm.engine``."""
+    engine = ScriptedEngine(respond, model=model.split("/", 1)[-1], latency=latency)
+    lm = dspy.LM(model, engine=engine, cache=cache, num_retries=0, **lm_kwargs)
+    return lm
