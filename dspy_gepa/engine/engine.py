@@ -1,0 +1,660 @@
+"""The scheduler: runs proposals, spends the budget, commits results, keeps the journal.
+
+How it stays deterministic with several proposals in flight (``max_concurrent_proposals = C``):
+
+* Proposal ``k`` is planned right after proposal ``k - C`` commits (proposal 0 is the seed's
+  validation), from the state at that moment; proposals commit strictly in order of ``k``. So what a
+  proposal sees never depends on thread timing, and with ``C = 1`` this is the paper's loop.
+* Budget: a proposal reserves its worst case (``reservation``) when it starts, and it starts only if
+  ``rollouts committed + reservations in flight + its own`` fits in ``max_metric_calls``. A rollout
+  is counted when it is dispatched. Hence ``total_metric_calls <= max_metric_calls`` at every instant,
+  and the start decisions depend only on committed work, not on timing.
+* Every rollout key ``(candidate hash, split, example)`` runs at most once: later requests are served
+  from memory, requests for a key already in flight wait for it, and a resumed run serves keys from
+  the journal.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import math
+import queue
+import random
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dspy_gepa.engine import events as ev
+from dspy_gepa.engine.adapter import codec_of
+from dspy_gepa.engine.budget import budget_plan
+from dspy_gepa.engine.journal import JournalContents, JournalWriter, check_fingerprint, read_journal
+from dspy_gepa.engine.merge import MergeBook, plan_merge
+from dspy_gepa.engine.proposals import (
+    Evaluate,
+    Plan,
+    ProposalGen,
+    Reflect,
+    ReflectionResult,
+    merge_proposal,
+    reflective_proposal,
+    seed_proposal,
+)
+from dspy_gepa.engine.state import State, StateView
+from dspy_gepa.engine.strategies import (
+    BUILTIN_COMPONENT_SELECTORS,
+    CANDIDATE_SELECTORS,
+    EpochShuffledSampler,
+    call_custom_selector,
+    select_all,
+    select_round_robin,
+)
+from dspy_gepa.engine.types import Candidate, EvaluationBatch, ProposalOutcome, Rollout, RolloutKey, candidate_hash
+from dspy_gepa.exceptions import (
+    ConfigurationError,
+    GEPAError,
+    JournalMismatchError,
+    MetricError,
+    ReflectionError,
+    UnusableProposalError,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EngineConfig:
+    """Knobs of the engine. Everything that changes decisions is in :meth:`fingerprint`."""
+
+    max_metric_calls: int | None = None
+    minibatch_size: int = 3
+    candidate_selection: str = "pareto"
+    component_selector: str | Callable[..., Any] = "round_robin"
+    skip_perfect_score: bool = True
+    perfect_score: float = 1.0
+    use_merge: bool = True
+    max_merge_invocations: int = 5
+    merge_subsample_size: int = 5
+    seed: int = 0
+    num_threads: int = 1
+    max_concurrent_proposals: int = 1
+    max_consecutive_failures: int = 5
+    stop_callbacks: Sequence[Callable[[StateView], bool]] = ()
+
+    def __post_init__(self) -> None:
+        if self.candidate_selection not in CANDIDATE_SELECTORS:
+            raise ConfigurationError(f"candidate_selection must be one of {sorted(CANDIDATE_SELECTORS)}, "
+                                     f"not {self.candidate_selection!r}.")
+        if isinstance(self.component_selector, str) and self.component_selector not in BUILTIN_COMPONENT_SELECTORS:
+            raise ConfigurationError(f"component_selector must be one of {list(BUILTIN_COMPONENT_SELECTORS)} or a "
+                                     f"callable, not {self.component_selector!r}.")
+        for name in ("minibatch_size", "num_threads", "max_concurrent_proposals", "max_consecutive_failures",
+                     "merge_subsample_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigurationError(f"{name} must be a positive integer, not {value!r}.")
+        if self.max_metric_calls is not None and (isinstance(self.max_metric_calls, bool)
+                                                  or not isinstance(self.max_metric_calls, int)
+                                                  or self.max_metric_calls < 1):
+            raise ConfigurationError(f"max_metric_calls must be a positive integer, not {self.max_metric_calls!r}.")
+
+    def fingerprint(self) -> dict[str, Any]:
+        selector = self.component_selector
+        return {
+            "minibatch_size": self.minibatch_size,
+            "candidate_selection": self.candidate_selection,
+            "component_selector": selector if isinstance(selector, str) else getattr(
+                selector, "__qualname__", type(selector).__qualname__),
+            "skip_perfect_score": self.skip_perfect_score,
+            "perfect_score": self.perfect_score,
+            "use_merge": self.use_merge,
+            "max_merge_invocations": self.max_merge_invocations,
+            "merge_subsample_size": self.merge_subsample_size,
+            "seed": self.seed,
+            "max_concurrent_proposals": self.max_concurrent_proposals,
+        }
+
+
+@dataclass
+class EngineResult:
+    state: State
+    total_metric_calls: int
+    stop_reason: str
+    results: dict[RolloutKey, Rollout]
+
+    def val_output(self, idx: int, val_id: int) -> Any:
+        rollout = self.results.get(RolloutKey(self.state.hashes[idx], "val", val_id))
+        return rollout.output if rollout is not None else None
+
+
+class _Encoded:
+    """A trajectory still in its journal form; decoded only if reflection needs it."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: Any):
+        self.data = data
+
+
+@dataclass
+class _Run:
+    plan: Plan
+    gen: ProposalGen
+    start_commits: int
+    keys: set[RolloutKey] = field(default_factory=set)
+    fresh: set[RolloutKey] = field(default_factory=set)
+    want: list[RolloutKey] = field(default_factory=list)
+    got: dict[RolloutKey, Rollout] = field(default_factory=dict)
+    components: list[str] = field(default_factory=list)
+    outcome: ProposalOutcome | None = None
+
+
+_FATAL = (GEPAError,)
+
+
+class Engine:
+    def __init__(
+        self,
+        adapter: Any,
+        trainset: Sequence[Any],
+        valset: Sequence[Any],
+        seed_candidate: Candidate,
+        config: EngineConfig,
+        *,
+        bus: ev.EventBus | None = None,
+        log_dir: str | Path | None = None,
+        fingerprint_extra: dict[str, Any] | None = None,
+    ):
+        if not trainset:
+            raise ConfigurationError("trainset is empty: GEPA needs examples to reflect on.")
+        if not valset:
+            raise ConfigurationError("valset is empty: GEPA needs examples to validate candidates on.")
+        if not seed_candidate:
+            raise ConfigurationError("The seed candidate has no components to optimize.")
+        self.adapter = adapter
+        self.codec = codec_of(adapter)
+        self.trainset = list(trainset)
+        self.valset = list(valset)
+        self.seed_candidate = dict(seed_candidate)
+        self.config = config
+        self.bus = bus or ev.EventBus()
+        self.log_dir = Path(log_dir) if log_dir is not None else None
+        self.fingerprint_extra = dict(fingerprint_extra or {})
+
+        self.val_ids = list(range(len(self.valset)))
+        self.state = State(component_names=list(self.seed_candidate), val_ids=self.val_ids)
+        self.rng = random.Random(config.seed)
+        self.sampler = EpochShuffledSampler(list(range(len(self.trainset))), config.minibatch_size,
+                                            random.Random(config.seed + 1))
+        self.merge_book = MergeBook()
+        self.concurrency = config.max_concurrent_proposals
+
+        self.results: dict[RolloutKey, Rollout] = {}
+        self.committed_at: dict[RolloutKey, int] = {}
+        self.used = 0
+        self.waiters: dict[RolloutKey, list[_Run]] = {}
+        self.runs: dict[int, _Run] = {}
+        self.finished: dict[int, _Run] = {}
+        self.next_seq = 0
+        self.next_commit = 0
+        self.pending: Plan | None = None
+        self.stopping = False
+        self.stop_reason = ""
+        self.last_commit_added = False
+        self.consecutive_failures: list[str] = []
+        self.consecutive_perfect = 0
+        self._ready: deque[tuple[_Run, Any]] = deque()
+        self._queue: queue.Queue = queue.Queue()
+        self._futures: set[Future] = set()
+        self._recorded = JournalContents()
+        self._journal: JournalWriter | None = None
+        self._eval_pool: ThreadPoolExecutor | None = None
+        self._reflect_pool: ThreadPoolExecutor | None = None
+
+    # ------------------------------------------------------------------ setup
+
+    def fingerprint(self) -> dict[str, Any]:
+        import hashlib
+
+        def digest(examples: list[Any]) -> str:
+            h = hashlib.sha256()
+            for ex in examples:
+                h.update(self.codec.example_fingerprint(ex).encode("utf-8", errors="replace"))
+                h.update(b"\x00")
+            return h.hexdigest()[:20]
+
+        return {
+            **self.config.fingerprint(),
+            "components": list(self.seed_candidate),
+            "seed_candidate": candidate_hash(self.seed_candidate),
+            "trainset": f"{len(self.trainset)}:{digest(self.trainset)}",
+            "valset": f"{len(self.valset)}:{digest(self.valset)}",
+            **self.fingerprint_extra,
+        }
+
+    def _open_journal(self) -> bool:
+        if self.log_dir is None:
+            return False
+        from dspy_gepa.engine.journal import JOURNAL_NAME
+
+        path = self.log_dir / JOURNAL_NAME
+        contents = read_journal(path)
+        fingerprint = self.fingerprint()
+        if contents.header is not None:
+            check_fingerprint(contents.header.get("fingerprint", {}), fingerprint, path)
+        self._recorded = contents
+        self._journal = JournalWriter(self.log_dir, fingerprint, self.codec, contents)
+        self.bus.subscribe(self._journal, critical=True)
+        return contents.header is not None and bool(contents.records[1:])
+
+    # ------------------------------------------------------------------ running
+
+    def run(self) -> EngineResult:
+        resumed = self._open_journal()
+        if resumed:
+            logger.info("Resuming from %s: %d recorded rollouts and %d reflections will be replayed without LM "
+                        "calls.", self.log_dir, len(self._recorded.rollouts), len(self._recorded.reflections))
+        cfg = self.config
+        if cfg.max_metric_calls is not None and cfg.max_metric_calls < len(self.valset):
+            raise ConfigurationError(
+                f"max_metric_calls={cfg.max_metric_calls} cannot pay for validating the seed program on the "
+                f"{len(self.valset)} validation examples. Raise the budget or use a smaller valset.")
+        plan_text = budget_plan(cfg.max_metric_calls, len(self.valset), min(cfg.minibatch_size, len(self.trainset)))
+        logger.info(plan_text)
+        self.bus.emit(ev.RunStarted(
+            config={**cfg.fingerprint(), "num_threads": cfg.num_threads, "max_metric_calls": cfg.max_metric_calls},
+            seed_candidate=dict(self.seed_candidate), train_size=len(self.trainset), val_size=len(self.valset),
+            max_metric_calls=cfg.max_metric_calls, plan=plan_text, resumed=resumed))
+        self._eval_pool = ThreadPoolExecutor(cfg.num_threads, thread_name_prefix="gepa-eval")
+        self._reflect_pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="gepa-reflect")
+        try:
+            self._start(Plan(seq=0, kind="seed", parent_ids=[], candidate=dict(self.seed_candidate),
+                             reservation=len(self.valset)))
+            self.next_seq = 1
+            self._pump()
+            while self.runs:
+                self._process(self._next_item())
+        except BaseException as exc:
+            self._shutdown()
+            self.bus.emit(ev.RunFailed(error=exc, total_metric_calls=self.used))
+            raise
+        finally:
+            self._eval_pool.shutdown(wait=False, cancel_futures=True)
+            self._reflect_pool.shutdown(wait=False, cancel_futures=True)
+        if not self.stop_reason:
+            self.stop_reason = "no further proposal could start"
+        best = self.state.best_idx()
+        logger.info("GEPA finished (%s): %d candidates, best #%d with validation score %.4f, %d metric calls.",
+                    self.stop_reason, len(self.state.candidates), best, self.state.mean(best), self.used)
+        self.bus.emit(ev.RunFinished(best_idx=best, best_val_mean=self.state.mean(best), total_metric_calls=self.used,
+                                     num_candidates=len(self.state.candidates),
+                                     num_full_val_evals=self.state.num_full_val_evals, stop_reason=self.stop_reason))
+        if self._journal is not None:
+            self._journal.close()
+        return EngineResult(self.state, self.used, self.stop_reason, self.results)
+
+    def _next_item(self) -> tuple:
+        while True:
+            try:
+                return self._queue.get(timeout=0.25)
+            except queue.Empty:
+                continue
+
+    def _process(self, item: tuple) -> None:
+        kind, key, future = item
+        self._futures.discard(future)
+        if kind == "rollout":
+            self._rollout_done(key, future.result())
+        else:
+            run = self.runs[key]
+            result: ReflectionResult = future.result()
+            self._reflection_done(run, result, replayed=False)
+        self._pump()
+
+    # ------------------------------------------------------------------ proposals
+
+    def _start(self, plan: Plan) -> None:
+        if plan.kind == "seed":
+            gen = seed_proposal(plan, self.val_ids)
+        elif plan.kind == "merge":
+            gen = merge_proposal(plan, self.val_ids, self._known_at_plan(plan))
+        else:
+            chooser = None
+            if not plan.components:
+                def chooser(rollouts: list[Rollout], _plan=plan) -> list[str]:
+                    trajectories = [self._trajectory(r, self.trainset[i]) for r, i in zip(rollouts, _plan.minibatch, strict=True)]
+                    return call_custom_selector(self.config.component_selector, self.state, _plan.seq, trajectories,
+                                                [r.score for r in rollouts], _plan.parent_ids[0])
+            gen = reflective_proposal(plan, self.val_ids, skip_perfect_score=self.config.skip_perfect_score,
+                                      perfect_score=self.config.perfect_score, choose_components=chooser,
+                                      known_candidates=self._known_at_plan(plan))
+        run = _Run(plan=plan, gen=gen, start_commits=self.next_commit)
+        self.runs[plan.seq] = run
+        self.bus.emit(ev.ProposalStarted(seq=plan.seq, kind=plan.kind, parent_ids=plan.parent_ids,
+                                         minibatch=plan.minibatch, components=plan.components,
+                                         replayed=plan.seq in self._recorded.commits))
+        self._ready.append((run, None))
+
+    def _known_at_plan(self, plan: Plan) -> Callable[[Candidate], bool]:
+        known = set(self.state.hashes)
+        return lambda c: candidate_hash(c) in known
+
+    def _pump(self) -> None:
+        while self._ready:
+            run, value = self._ready.popleft()
+            try:
+                request = run.gen.send(value)
+            except StopIteration as stop:
+                run.outcome = stop.value
+                self.finished[run.plan.seq] = run
+                self._commit_ready()
+                continue
+            if isinstance(request, Evaluate):
+                self._request_eval(run, request)
+            elif isinstance(request, Reflect):
+                self._request_reflect(run, request)
+            else:  # pragma: no cover - a programming error in a proposal
+                raise TypeError(f"proposal yielded {request!r}")
+
+    def _request_eval(self, run: _Run, req: Evaluate) -> None:
+        h = candidate_hash(req.candidate)
+        examples = self.trainset if req.split == "train" else self.valset
+        run.want = [RolloutKey(h, req.split, i) for i in req.ids]
+        run.got = {}
+        for key in dict.fromkeys(run.want):
+            run.keys.add(key)
+            if self.committed_at.get(key, math.inf) >= run.start_commits:
+                run.fresh.add(key)
+            if key in self.results:
+                run.got[key] = self.results[key]
+            elif key in self.waiters:
+                self.waiters[key].append(run)
+            elif key in self._recorded.rollouts:
+                self._count_rollout(run)
+                rollout = self._decode(self._recorded.rollouts[key])
+                self.results[key] = rollout
+                run.got[key] = rollout
+                self.bus.emit(ev.RolloutFinished(key=key, rollout=rollout, seq=run.plan.seq, replayed=True))
+            else:
+                self._count_rollout(run)
+                self.waiters[key] = [run]
+                ctx = contextvars.copy_context()
+                future = self._eval_pool.submit(ctx.run, self._rollout_task, examples[key.example],
+                                                req.candidate, req.split == "train")
+                self._futures.add(future)
+                future.add_done_callback(lambda f, k=key: self._queue.put(("rollout", k, f)))
+        if len(run.fresh) > run.plan.reservation:  # pragma: no cover - guards the reservation arithmetic
+            raise AssertionError(f"proposal {run.plan.seq} needs more rollouts than it reserved")
+        self._maybe_complete(run)
+
+    def _count_rollout(self, run: _Run) -> None:
+        self.used += 1
+        cap = self.config.max_metric_calls
+        if cap is not None and self.used > cap:  # pragma: no cover - guards the reservation arithmetic
+            raise AssertionError(f"metric-call budget exceeded ({self.used} > {cap})")
+        self.bus.emit(ev.BudgetUpdated(used=self.used, max_metric_calls=cap, reserved=self._reserved()))
+
+    def _maybe_complete(self, run: _Run) -> None:
+        if all(k in run.got for k in run.want):
+            self._ready.append((run, [run.got[k] for k in run.want]))
+
+    def _rollout_task(self, example: Any, candidate: Candidate, traces: bool) -> Rollout:
+        batch: EvaluationBatch = self.adapter.evaluate([example], candidate, capture_traces=traces)
+        if len(batch.scores) != 1:
+            raise MetricError(f"The adapter returned {len(batch.scores)} scores for one example.")
+        score = batch.scores[0]
+        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+            raise MetricError(f"The score of an example is {score!r}; scores must be finite numbers.")
+        return batch.rollout(0)
+
+    def _rollout_done(self, key: RolloutKey, rollout: Rollout) -> None:
+        self.results[key] = rollout
+        waiting = self.waiters.pop(key)
+        self.bus.emit(ev.RolloutFinished(key=key, rollout=rollout, seq=waiting[0].plan.seq))
+        for run in waiting:
+            if key in run.want and key not in run.got:
+                run.got[key] = rollout
+                self._maybe_complete(run)
+
+    def _decode(self, record: dict[str, Any]) -> Rollout:
+        score = record["score"]
+        return Rollout(score=float(score), output=self.codec.decode_output(record.get("output")),
+                       feedback=record.get("feedback"), error=record.get("error"), usage=record.get("usage"),
+                       trajectory=_Encoded(record["trajectory"]) if record.get("trajectory") is not None else None)
+
+    def _trajectory(self, rollout: Rollout, example: Any) -> Any:
+        t = rollout.trajectory
+        return self.codec.decode_trajectory(t.data, example) if isinstance(t, _Encoded) else t
+
+    def _request_reflect(self, run: _Run, req: Reflect) -> None:
+        run.components = list(req.components)
+        parent_hash = candidate_hash(req.candidate)
+        recorded = self._recorded.reflections.get(run.plan.seq)
+        if recorded is not None:
+            if recorded.get("parent") != parent_hash or list(recorded.get("components", [])) != list(req.components):
+                raise JournalMismatchError(
+                    f"Proposal {run.plan.seq} in the journal reflected on {recorded.get('components')} of candidate "
+                    f"{recorded.get('parent')}, but the replay reached {req.components} of {parent_hash}. The run "
+                    "is not deterministic (a custom component selector with its own state?); use a new log_dir.")
+            self._reflection_done(run, ReflectionResult(recorded.get("texts"), recorded.get("error")), replayed=True)
+            return
+        rollouts = [Rollout(r.score, r.output, r.feedback, self._trajectory(r, self.trainset[i]), r.error, r.usage)
+                    for r, i in zip(req.rollouts, req.ids, strict=True)]
+        ctx = contextvars.copy_context()
+        future = self._reflect_pool.submit(ctx.run, self._reflect_task, req.candidate, req.components, rollouts)
+        self._futures.add(future)
+        future.add_done_callback(lambda f, s=run.plan.seq: self._queue.put(("reflect", s, f)))
+
+    def _reflect_task(self, candidate: Candidate, components: list[str], rollouts: list[Rollout]) -> ReflectionResult:
+        try:
+            batch = EvaluationBatch.from_rollouts(rollouts)
+            dataset = self.adapter.make_reflective_dataset(candidate, batch, components)
+            if not any(dataset.get(c) for c in components):
+                raise UnusableProposalError(f"no reflective records for {components}: every traced example failed "
+                                            "before reaching these components")
+            texts = self.adapter.propose_new_texts(candidate, dataset, components)
+        except UnusableProposalError as exc:
+            return ReflectionResult(None, str(exc))
+        except _FATAL:
+            raise
+        except Exception as exc:
+            logger.warning("Reflection failed: %s: %s", type(exc).__name__, exc)
+            return ReflectionResult(None, f"{type(exc).__name__}: {exc}")
+        return _check_texts(texts, components)
+
+    def _reflection_done(self, run: _Run, result: ReflectionResult, *, replayed: bool) -> None:
+        self.bus.emit(ev.ReflectionFinished(seq=run.plan.seq, parent_hash=candidate_hash(run.plan.candidate),
+                                            components=run.components, new_texts=result.new_texts,
+                                            error=result.error, replayed=replayed))
+        self._ready.append((run, result))
+
+    # ------------------------------------------------------------------ commits and planning
+
+    def _commit_ready(self) -> None:
+        while self.next_commit in self.finished:
+            run = self.finished.pop(self.next_commit)
+            self._commit(run)
+            del self.runs[run.plan.seq]
+            self.next_commit += 1
+            self._try_start()
+
+    def _commit(self, run: _Run) -> None:
+        plan, outcome = run.plan, run.outcome
+        assert outcome is not None
+        replayed = plan.seq in self._recorded.commits
+        # A candidate is "discovered" once the work that found it is paid; its own validation comes after.
+        new_hash = candidate_hash(outcome.child) if outcome.child is not None else None
+        own_validation = {k for k in run.keys if k.split == "val" and k.candidate == new_hash}
+        for key in run.keys - own_validation:
+            self.committed_at.setdefault(key, self.next_commit)
+        discovered_at = 0 if plan.kind == "seed" else len(self.committed_at)
+        for key in own_validation:
+            self.committed_at.setdefault(key, self.next_commit)
+        new_idx = None
+        if outcome.adds_candidate:
+            if plan.kind != "seed" and candidate_hash(outcome.child) in self.state.index_by_hash:
+                outcome = ProposalOutcome("duplicate", "an identical candidate was added while this one was in flight",
+                                          parent_scores=outcome.parent_scores, child_scores=outcome.child_scores,
+                                          components=outcome.components)
+            else:
+                best_before = self.state.best_idx() if self.state.candidates else None
+                new_idx = self.state.add(outcome.child, plan.parent_ids, outcome.val_scores, discovered_at,
+                                         plan.seq, plan.kind)
+                best = self.state.best_idx()
+                self.bus.emit(ev.CandidateAdded(
+                    idx=new_idx, candidate=dict(outcome.child), candidate_hash=self.state.hashes[new_idx],
+                    parent_ids=plan.parent_ids, val_scores=dict(outcome.val_scores), val_mean=self.state.mean(new_idx),
+                    discovered_at=discovered_at, seq=plan.seq, kind=plan.kind, is_best=best == new_idx,
+                    replayed=replayed))
+                if best != best_before:
+                    self.bus.emit(ev.BestChanged(idx=best, candidate=dict(self.state.candidates[best]),
+                                                 val_mean=self.state.mean(best), replayed=replayed))
+        self.state.proposals_committed += 1
+        self._bookkeep(plan, outcome, new_idx)
+        logger.info("Proposal %d (%s, parents %s): %s%s", plan.seq, plan.kind, plan.parent_ids, outcome.status,
+                    f" -> candidate #{new_idx}, validation {self.state.mean(new_idx):.4f}" if new_idx is not None
+                    else (f" ({outcome.reason})" if outcome.reason else ""))
+        self.bus.emit(ev.ProposalCommitted(seq=plan.seq, kind=plan.kind, parent_ids=plan.parent_ids, outcome=outcome,
+                                           new_candidate_idx=new_idx, metric_calls=len(self.committed_at),
+                                           replayed=replayed))
+        self._check_failures()
+
+    def _bookkeep(self, plan: Plan, outcome: ProposalOutcome, new_idx: int | None) -> None:
+        added_by_reflection = plan.kind == "reflective" and new_idx is not None
+        self.last_commit_added = added_by_reflection
+        if added_by_reflection and self.config.use_merge and \
+                self.merge_book.attempts < self.config.max_merge_invocations:
+            self.merge_book.due += 1
+        if plan.kind != "reflective":
+            return
+        if outcome.usable and outcome.status != "duplicate":
+            self.consecutive_failures.clear()
+        else:
+            self.consecutive_failures.append(f"proposal {plan.seq}: {outcome.status}: {outcome.reason}")
+        self.consecutive_perfect = self.consecutive_perfect + 1 if outcome.status == "skipped_perfect" else 0
+
+    def _check_failures(self) -> None:
+        limit = self.config.max_consecutive_failures
+        if len(self.consecutive_failures) >= limit:
+            listing = "\n  ".join(self.consecutive_failures[-limit:])
+            raise ReflectionError(
+                f"{limit} proposals in a row produced no usable candidate, so the run stops instead of returning "
+                f"an unoptimized program as if it were optimized:\n  {listing}\n"
+                "Check the reflection LM (key, model name, max_tokens large enough for a whole instruction) or the "
+                "custom instruction_proposer. Everything paid for so far is kept in log_dir, if one was given.")
+
+    def _reserved(self) -> int:
+        return sum(run.plan.reservation for run in self.runs.values())
+
+    def _affordable(self, reservation: int) -> bool:
+        cap = self.config.max_metric_calls
+        return cap is None or len(self.committed_at) + self._reserved() + reservation <= cap
+
+    def _try_start(self) -> None:
+        while not self.stopping:
+            k = self.next_seq
+            if self.pending is None:
+                if self.next_commit < max(1, k - self.concurrency + 1):
+                    return
+                reason = self._stop_condition()
+                if reason:
+                    self._stop(reason)
+                    return
+                self.pending = self._plan(k)
+            if not self._affordable(self.pending.reservation):
+                if self.runs:
+                    return  # in-flight proposals may release part of their reservations
+                left = self.config.max_metric_calls - len(self.committed_at)
+                self._stop(f"budget exhausted: {left} metric calls left, the next proposal may need "
+                           f"{self.pending.reservation}")
+                return
+            plan, self.pending = self.pending, None
+            self.next_seq += 1
+            self._start(plan)
+
+    def _stop(self, reason: str) -> None:
+        self.stopping = True
+        self.stop_reason = reason
+        self.pending = None
+        logger.info("Stopping: %s.", reason)
+
+    def _stop_condition(self) -> str:
+        limit = max(10, 2 * math.ceil(len(self.trainset) / self.config.minibatch_size))
+        if self.consecutive_perfect >= limit:
+            return f"the last {self.consecutive_perfect} sampled minibatches all had perfect scores"
+        view = StateView(self.state, self.next_seq)
+        for callback in self.config.stop_callbacks:
+            if callback(view):
+                return f"stop condition {getattr(callback, '__name__', type(callback).__name__)} was met"
+        return ""
+
+    def _plan(self, seq: int) -> Plan:
+        state, cfg = self.state, self.config
+        if cfg.use_merge and self.merge_book.due > 0 and self.last_commit_added \
+                and self.merge_book.attempts < cfg.max_merge_invocations:
+            self.last_commit_added = False
+            merge = plan_merge(state, self.merge_book, self.rng, cfg.merge_subsample_size)
+            if merge is not None:
+                self.merge_book.due -= 1
+                self.merge_book.attempts += 1
+                return Plan(seq=seq, kind="merge", parent_ids=list(merge.parents), candidate=merge.candidate,
+                            parent_val_scores=[dict(state.val_scores[p]) for p in merge.parents],
+                            reservation=len(self.val_ids), merge=merge)
+        parent = CANDIDATE_SELECTORS[cfg.candidate_selection](state, self.rng)
+        minibatch = self.sampler.next()
+        if cfg.component_selector == "round_robin":
+            components = select_round_robin(state, parent)
+        elif cfg.component_selector == "all":
+            components = select_all(state, parent)
+        else:
+            components = []  # the custom selector sees the parent's rollouts first
+        parent_hash = state.hashes[parent]
+        uncached = sum(1 for i in set(minibatch) if RolloutKey(parent_hash, "train", i) not in self.committed_at)
+        return Plan(seq=seq, kind="reflective", parent_ids=[parent], candidate=dict(state.candidates[parent]),
+                    minibatch=minibatch, components=components,
+                    reservation=uncached + len(set(minibatch)) + len(self.val_ids))
+
+    # ------------------------------------------------------------------ shutdown
+
+    def _shutdown(self) -> None:
+        """Stop dispatching; let rollouts and reflections already running finish so the journal keeps
+        what was paid for. A second Ctrl-C abandons them."""
+        self.stopping = True
+        cancelled = [f for f in list(self._futures) if f.cancel()]
+        for f in cancelled:
+            self._futures.discard(f)
+        if not self._futures:
+            return
+        logger.warning("Stopping: waiting for %d LM calls in flight so their results are kept "
+                       "(press Ctrl-C again to abandon them).", len(self._futures))
+        try:
+            while self._futures:
+                kind, key, future = self._next_item()
+                self._futures.discard(future)
+                if future.cancelled() or future.exception() is not None:
+                    continue
+                if kind == "rollout" and key in self.waiters:
+                    self.results[key] = future.result()
+                    self.bus.emit(ev.RolloutFinished(key=key, rollout=future.result(),
+                                                     seq=self.waiters.pop(key)[0].plan.seq))
+                elif kind == "reflect" and key in self.runs:
+                    self._reflection_done(self.runs[key], future.result(), replayed=False)
+        except KeyboardInterrupt:
+            logger.warning("Abandoned %d LM calls in flight.", len(self._futures))
+
+
+def _check_texts(texts: Any, components: list[str]) -> ReflectionResult:
+    if not isinstance(texts, dict):
+        return ReflectionResult(None, f"the proposer returned {type(texts).__name__}, expected a dict of texts")
+    unknown = [k for k in texts if k not in components]
+    if unknown:
+        return ReflectionResult(None, f"the proposer returned texts for components it was not asked for: {unknown}")
+    bad = [k for k, v in texts.items() if not isinstance(v, str) or not v.strip()]
+    if bad:
+        return ReflectionResult(None, f"the proposer returned empty or non-text instructions for {bad}")
+    if not texts:
+        return ReflectionResult(None, f"the proposer returned no text for {components}")
+    return ReflectionResult({k: v.strip() for k, v in texts.items()})

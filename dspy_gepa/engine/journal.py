@@ -1,0 +1,173 @@
+"""The ``log_dir`` journal: an append-only JSON-lines record of everything a run paid for.
+
+Each rollout and each reflection is written the moment its result arrives, so a run killed at any
+point loses at most the work that was still in flight. A resumed run replays the optimization from
+the start with those recorded results standing in for LM calls: since every decision is a
+deterministic function of the seed and the recorded results, it reaches exactly the state the
+interrupted run had, RNG and sampler included, without any snapshot of that state, and then goes on
+live. (Snapshots would only save the replay's bookkeeping time, which is small next to one LM call.)
+
+Records are JSON objects with a ``type``:
+``header`` (first line: format version and configuration fingerprint), ``rollout``, ``reflection``,
+``candidate``, ``commit``, ``run_started``, ``run_finished``, ``run_failed``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dspy_gepa.engine import events as ev
+from dspy_gepa.engine.types import RolloutKey
+from dspy_gepa.exceptions import JournalError, JournalMismatchError
+
+logger = logging.getLogger(__name__)
+
+JOURNAL_NAME = "journal.jsonl"
+FORMAT_VERSION = 1
+
+
+def _finite(x: float) -> float | str:
+    return x if math.isfinite(x) else repr(x)
+
+
+@dataclass
+class JournalContents:
+    """What a journal holds, indexed for replay."""
+
+    header: dict[str, Any] | None = None
+    rollouts: dict[RolloutKey, dict[str, Any]] = field(default_factory=dict)
+    reflections: dict[int, dict[str, Any]] = field(default_factory=dict)
+    commits: dict[int, dict[str, Any]] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    torn_tail: str | None = None
+
+
+def read_journal(path: str | os.PathLike) -> JournalContents:
+    """Read a journal, tolerating a torn last line (the process died mid-write); any other corrupt
+    line is an error, since the records after it could not be trusted."""
+    contents = JournalContents()
+    path = Path(path)
+    if not path.exists():
+        return contents
+    body, _, tail = path.read_bytes().rpartition(b"\n")
+    if tail.strip():
+        # Every complete record ends with a newline; bytes after the last one are a cut-off write.
+        contents.torn_tail = tail.decode("utf-8", errors="replace")
+    for n, line in enumerate(body.split(b"\n") if body else []):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise JournalError(f"{path}: line {n + 1} is corrupt ({exc}); the journal cannot be replayed.") from exc
+        contents.records.append(record)
+        kind = record.get("type")
+        if kind == "header":
+            contents.header = record
+        elif kind == "rollout":
+            c, s, e = record["key"]
+            contents.rollouts[RolloutKey(c, s, int(e))] = record
+        elif kind == "reflection":
+            contents.reflections[int(record["seq"])] = record
+        elif kind == "commit":
+            contents.commits[int(record["seq"])] = record
+    return contents
+
+
+def check_fingerprint(stored: dict[str, Any], current: dict[str, Any], path: Path) -> None:
+    differing = sorted(k for k in stored.keys() | current.keys() if stored.get(k) != current.get(k))
+    if differing:
+        details = "; ".join(f"{k}: journal has {stored.get(k)!r:.80}, this run has {current.get(k)!r:.80}"
+                            for k in differing)
+        raise JournalMismatchError(
+            f"The journal in {path.parent} was written by a run with a different configuration ({details}). "
+            "Resume with the same program, data and settings, or use a new log_dir."
+        )
+
+
+class JournalWriter:
+    """Critical event subscriber that appends records; replayed events are already in the file."""
+
+    def __init__(self, log_dir: str | os.PathLike, fingerprint: dict[str, Any], codec: Any,
+                 existing: JournalContents | None):
+        self.dir = Path(log_dir)
+        self.path = self.dir / JOURNAL_NAME
+        self.codec = codec
+        self._lock = threading.Lock()
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            if existing is not None and existing.torn_tail is not None:
+                self._drop_torn_tail()
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
+        except OSError as exc:
+            raise JournalError(f"Cannot write the journal in log_dir={str(self.dir)!r}: {exc}. "
+                               "Pick a writable directory.") from exc
+        if existing is None or existing.header is None:
+            self.write({"type": "header", "version": FORMAT_VERSION, "fingerprint": fingerprint})
+
+    def _drop_torn_tail(self) -> None:
+        raw = self.path.read_bytes()
+        cut = raw.rfind(b"\n") + 1
+        logger.warning("The last line of %s was torn by an interruption (%d bytes); it is dropped and the "
+                       "work it described will be redone.", self.path, len(raw) - cut)
+        with open(self.path, "r+b") as f:
+            f.truncate(cut)
+
+    def write(self, record: dict[str, Any], *, durable: bool = False) -> None:
+        line = json.dumps(record, ensure_ascii=False, default=repr, allow_nan=False) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+            if durable:
+                os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._file.closed:
+                self._file.close()
+
+    def __call__(self, event: ev.Event) -> None:
+        if event.replayed:
+            return
+        if isinstance(event, ev.RolloutFinished):
+            r = event.rollout
+            self.write({
+                "type": "rollout", "key": event.key.as_list(), "seq": event.seq, "score": _finite(r.score),
+                "feedback": r.feedback, "error": r.error, "usage": r.usage,
+                "output": self.codec.encode_output(r.output),
+                "trajectory": self.codec.encode_trajectory(r.trajectory) if r.trajectory is not None else None,
+            })
+        elif isinstance(event, ev.ReflectionFinished):
+            self.write({"type": "reflection", "seq": event.seq, "parent": event.parent_hash,
+                        "components": event.components, "texts": event.new_texts, "error": event.error,
+                        "usage": event.usage})
+        elif isinstance(event, ev.CandidateAdded):
+            self.write({"type": "candidate", "idx": event.idx, "hash": event.candidate_hash,
+                        "texts": event.candidate, "parents": event.parent_ids, "seq": event.seq,
+                        "kind": event.kind, "val_mean": event.val_mean, "discovered_at": event.discovered_at,
+                        "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()}})
+        elif isinstance(event, ev.ProposalCommitted):
+            o = event.outcome
+            self.write({"type": "commit", "seq": event.seq, "kind": event.kind, "status": o.status,
+                        "reason": o.reason, "parents": event.parent_ids, "components": o.components,
+                        "parent_scores": o.parent_scores, "child_scores": o.child_scores,
+                        "new_idx": event.new_candidate_idx, "metric_calls": event.metric_calls},
+                       durable=True)
+        elif isinstance(event, ev.RunStarted):
+            self.write({"type": "run_started", "resumed": event.resumed, "config": event.config,
+                        "max_metric_calls": event.max_metric_calls, "train_size": event.train_size,
+                        "val_size": event.val_size, "plan": event.plan, "seed_candidate": event.seed_candidate})
+        elif isinstance(event, ev.RunFinished):
+            self.write({"type": "run_finished", "best_idx": event.best_idx, "best_val_mean": event.best_val_mean,
+                        "total_metric_calls": event.total_metric_calls, "num_candidates": event.num_candidates,
+                        "stop_reason": event.stop_reason}, durable=True)
+        elif isinstance(event, ev.RunFailed):
+            self.write({"type": "run_failed", "error": f"{type(event.error).__name__}: {event.error}",
+                        "total_metric_calls": event.total_metric_calls}, durable=True)

@@ -1,0 +1,160 @@
+"""The optimization state: the candidate pool with lineage and per-example validation scores.
+
+Only the engine's main thread mutates it, at commit time, in proposal order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dspy_gepa.engine.types import Candidate, candidate_hash
+
+
+@dataclass
+class State:
+    component_names: list[str]
+    val_ids: list[int]
+    candidates: list[Candidate] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+    parents: list[list[int]] = field(default_factory=list)
+    val_scores: list[dict[int, float]] = field(default_factory=list)
+    discovered_at: list[int] = field(default_factory=list)
+    created_by: list[int] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    round_robin_next: list[int] = field(default_factory=list)
+    index_by_hash: dict[str, int] = field(default_factory=dict)
+    num_full_val_evals: int = 0
+    proposals_committed: int = 0
+
+    def add(
+        self,
+        candidate: Candidate,
+        parents: list[int],
+        val_scores: dict[int, float],
+        discovered_at: int,
+        seq: int,
+        kind: str,
+    ) -> int:
+        idx = len(self.candidates)
+        h = candidate_hash(candidate)
+        self.candidates.append(dict(candidate))
+        self.hashes.append(h)
+        self.parents.append(list(parents))
+        self.val_scores.append(dict(val_scores))
+        self.discovered_at.append(discovered_at)
+        self.created_by.append(seq)
+        self.kinds.append(kind)
+        # A child continues the round-robin where its most advanced parent left off.
+        self.round_robin_next.append(max((self.round_robin_next[p] for p in parents), default=0))
+        self.index_by_hash.setdefault(h, idx)
+        self.num_full_val_evals += 1
+        return idx
+
+    def mean(self, idx: int) -> float:
+        scores = self.val_scores[idx]
+        return sum(scores.values()) / len(scores) if scores else 0.0
+
+    def means(self) -> list[float]:
+        return [self.mean(i) for i in range(len(self.candidates))]
+
+    def best_idx(self) -> int:
+        """Highest mean validation score; the earliest candidate wins ties."""
+        means = self.means()
+        return max(range(len(means)), key=lambda i: (means[i], -i))
+
+    def fronts(self) -> dict[int, set[int]]:
+        """For each validation example, the candidates that reach the best score seen on it."""
+        fronts: dict[int, set[int]] = {}
+        for vid in self.val_ids:
+            best = None
+            members: set[int] = set()
+            for idx, scores in enumerate(self.val_scores):
+                if vid not in scores:
+                    continue
+                s = scores[vid]
+                if best is None or s > best:
+                    best, members = s, {idx}
+                elif s == best:
+                    members.add(idx)
+            fronts[vid] = members
+        return fronts
+
+    def best_score_per_example(self) -> dict[int, float]:
+        return {
+            vid: max(scores[vid] for scores in self.val_scores if vid in scores)
+            for vid in self.val_ids
+            if any(vid in scores for scores in self.val_scores)
+        }
+
+    def ancestors(self, idx: int) -> set[int]:
+        seen: set[int] = set()
+        stack = list(self.parents[idx])
+        while stack:
+            p = stack.pop()
+            if p not in seen:
+                seen.add(p)
+                stack.extend(self.parents[p])
+        return seen
+
+    def dominates(self, a: int, b: int) -> bool:
+        """``a`` is at least as good as ``b`` on every validation example both have, and better on one."""
+        sa, sb = self.val_scores[a], self.val_scores[b]
+        common = sa.keys() & sb.keys()
+        if not common:
+            return False
+        better = False
+        for vid in common:
+            if sa[vid] < sb[vid]:
+                return False
+            if sa[vid] > sb[vid]:
+                better = True
+        return better
+
+    def pareto_candidates(self) -> dict[int, int]:
+        """Candidates on some example's front that no other front member dominates, each with the
+        number of fronts it belongs to (the paper's sampling weight)."""
+        fronts = self.fronts()
+        freq: dict[int, int] = {}
+        for members in fronts.values():
+            for idx in members:
+                freq[idx] = freq.get(idx, 0) + 1
+        on_front = sorted(freq)
+        kept = [i for i in on_front if not any(self.dominates(j, i) for j in on_front if j != i)]
+        return {i: freq[i] for i in kept}
+
+
+class StateView:
+    """Read-only view handed to user callables (custom component selectors). Besides our own names it
+    offers the attribute names ``gepa``'s state uses, so selectors written for ``dspy.GEPA`` keep working."""
+
+    def __init__(self, state: State, iteration: int):
+        self._state = state
+        self.i = iteration
+
+    @property
+    def program_candidates(self) -> list[Candidate]:
+        return [dict(c) for c in self._state.candidates]
+
+    candidates = program_candidates
+
+    @property
+    def list_of_named_predictors(self) -> list[str]:
+        return list(self._state.component_names)
+
+    component_names = list_of_named_predictors
+
+    @property
+    def parent_program_for_candidate(self) -> list[list[int | None]]:
+        return [list(p) if p else [None] for p in self._state.parents]
+
+    @property
+    def prog_candidate_val_subscores(self) -> list[dict[int, float]]:
+        return [dict(s) for s in self._state.val_scores]
+
+    @property
+    def program_full_scores_val_set(self) -> list[float]:
+        return self._state.means()
+
+    @property
+    def per_program_tracked_scores(self) -> list[float]:
+        return self._state.means()

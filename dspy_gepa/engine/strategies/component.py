@@ -1,0 +1,51 @@
+"""Component selection: which components a reflective proposal rewrites."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dspy_gepa.engine.state import State, StateView
+
+BUILTIN_COMPONENT_SELECTORS = ("round_robin", "all")
+
+
+def select_round_robin(state: State, parent: int) -> list[str]:
+    """One component per proposal, cycling per candidate (a child continues its parent's cycle)."""
+    names = state.component_names
+    pos = state.round_robin_next[parent] % len(names)
+    state.round_robin_next[parent] = (pos + 1) % len(names)
+    return [names[pos]]
+
+
+def select_all(state: State, parent: int) -> list[str]:
+    return list(state.component_names)
+
+
+def call_custom_selector(
+    selector: Callable[..., Any],
+    state: State,
+    iteration: int,
+    trajectories: list[Any],
+    scores: list[float],
+    parent: int,
+) -> list[str]:
+    """Call a user selector with the keyword arguments ``dspy.GEPA``'s selectors receive, and check
+    that it named existing components."""
+    chosen = selector(
+        state=StateView(state, iteration),
+        trajectories=trajectories,
+        subsample_scores=scores,
+        candidate_idx=parent,
+        candidate=dict(state.candidates[parent]),
+    )
+    if isinstance(chosen, str):
+        chosen = [chosen]
+    chosen = list(chosen or [])
+    unknown = [c for c in chosen if c not in state.component_names]
+    if unknown or not chosen:
+        raise ValueError(
+            f"component_selector {selector!r} returned {chosen!r}; it must return a non-empty list of "
+            f"component names from {state.component_names}."
+        )
+    return chosen

@@ -1,0 +1,98 @@
+"""Value types shared by the engine, its adapters and its subscribers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Candidate = dict[str, str]
+Split = Literal["train", "val"]
+
+
+def candidate_hash(candidate: Mapping[str, str]) -> str:
+    """Content hash of a candidate: equal texts give equal hashes, whatever the dict order."""
+    blob = json.dumps(sorted(candidate.items()), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
+
+
+@dataclass(frozen=True, order=True)
+class RolloutKey:
+    """Identity of one paid rollout: a candidate run on one example of one split."""
+
+    candidate: str
+    split: Split
+    example: int
+
+    def as_list(self) -> list:
+        return [self.candidate, self.split, self.example]
+
+
+@dataclass
+class Rollout:
+    """The recorded result of one rollout, as the journal and the cache keep it."""
+
+    score: float
+    output: Any = None
+    feedback: str | None = None
+    trajectory: Any = None
+    error: str | None = None
+    usage: dict[str, Any] | None = None
+
+
+@dataclass
+class EvaluationBatch:
+    """What an adapter returns for a batch: one entry per example, in batch order."""
+
+    outputs: list[Any]
+    scores: list[float]
+    trajectories: list[Any] | None = None
+    feedbacks: list[str | None] | None = None
+    errors: list[str | None] | None = None
+    usages: list[dict[str, Any] | None] | None = None
+
+    def rollout(self, i: int) -> Rollout:
+        return Rollout(
+            score=float(self.scores[i]),
+            output=self.outputs[i],
+            feedback=self.feedbacks[i] if self.feedbacks else None,
+            trajectory=self.trajectories[i] if self.trajectories else None,
+            error=self.errors[i] if self.errors else None,
+            usage=self.usages[i] if self.usages else None,
+        )
+
+    @classmethod
+    def from_rollouts(cls, rollouts: list[Rollout]) -> EvaluationBatch:
+        return cls(
+            outputs=[r.output for r in rollouts],
+            scores=[r.score for r in rollouts],
+            trajectories=[r.trajectory for r in rollouts],
+            feedbacks=[r.feedback for r in rollouts],
+            errors=[r.error for r in rollouts],
+            usages=[r.usage for r in rollouts],
+        )
+
+
+@dataclass
+class ProposalOutcome:
+    """How one proposal ended. ``status`` is one of: accepted, rejected, skipped_perfect,
+    reflection_failed, unchanged, duplicate, merge_accepted, merge_rejected, no_merge, seed."""
+
+    status: str
+    reason: str = ""
+    child: Candidate | None = None
+    parent_scores: list[float] | None = None
+    child_scores: list[float] | None = None
+    val_scores: dict[int, float] | None = None
+    components: list[str] = field(default_factory=list)
+
+    @property
+    def adds_candidate(self) -> bool:
+        return self.status in ("accepted", "merge_accepted", "seed")
+
+    @property
+    def usable(self) -> bool:
+        """False when reflection gave nothing that could be tried (counts toward the failure limit)."""
+        return self.status not in ("reflection_failed", "unchanged")

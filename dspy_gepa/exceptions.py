@@ -1,0 +1,42 @@
+"""Errors raised by dspy-gepa. Each says what went wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class GEPAError(Exception):
+    """Base class of every error dspy-gepa raises on purpose."""
+
+
+class ConfigurationError(GEPAError, ValueError):
+    """An argument to ``GEPA`` or ``compile`` cannot be used as given."""
+
+
+class InfrastructureError(GEPAError):
+    """An LM provider failed in a way retrying will not fix (bad key, unknown model, rate limits that
+    outlasted retries, unreachable server). The run stops; everything already paid for is in the
+    journal, so fixing the cause and running again with the same ``log_dir`` resumes."""
+
+    def __init__(self, message: str, *, lm: str | None = None, cause: BaseException | None = None):
+        self.lm = lm
+        self.cause = cause
+        super().__init__(message)
+
+
+class MetricError(GEPAError, TypeError):
+    """The metric raised, or returned something that is not a score."""
+
+
+class ReflectionError(GEPAError):
+    """Reflection produced no usable proposal too many times in a row."""
+
+
+class UnusableProposalError(GEPAError):
+    """One reflection reply that cannot be adopted (empty, cut off, unparsable). Counted, never adopted."""
+
+
+class JournalError(GEPAError):
+    """The ``log_dir`` journal cannot be used (unreadable, or written by a different configuration)."""
+
+
+class JournalMismatchError(JournalError):
+    """The journal in ``log_dir`` was written by a run with a different configuration or data."""
