@@ -22,8 +22,13 @@ class InfrastructureError(GEPAError):
         super().__init__(message)
 
 
-class MetricError(GEPAError, TypeError):
-    """The metric raised, or returned something that is not a score."""
+class ProgramError(GEPAError):
+    """The program being optimized failed on every validation example, so there is nothing to optimize."""
+
+
+class MetricError(GEPAError, TypeError, ValueError):
+    """The metric raised, or returned something that is not a usable score (None, a string, NaN, ...).
+    It is both a ``TypeError`` and a ``ValueError`` so either ``except`` clause catches it."""
 
 
 class ReflectionError(GEPAError):

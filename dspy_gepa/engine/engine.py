@@ -58,6 +58,7 @@ from dspy_gepa.exceptions import (
     GEPAError,
     JournalMismatchError,
     MetricError,
+    ProgramError,
     ReflectionError,
     UnusableProposalError,
 )
@@ -512,6 +513,8 @@ class Engine:
                 if best != best_before:
                     self.bus.emit(ev.BestChanged(idx=best, candidate=dict(self.state.candidates[best]),
                                                  val_mean=self.state.mean(best), replayed=replayed))
+        if plan.kind == "seed":
+            self._check_seed(run)
         self.state.proposals_committed += 1
         self._bookkeep(plan, outcome, new_idx)
         logger.info("Proposal %d (%s, parents %s): %s%s", plan.seq, plan.kind, plan.parent_ids, outcome.status,
@@ -521,6 +524,14 @@ class Engine:
                                            new_candidate_idx=new_idx, metric_calls=len(self.committed_at),
                                            replayed=replayed))
         self._check_failures()
+
+    def _check_seed(self, run: _Run) -> None:
+        errors = [self.results[k].error for k in sorted(run.keys)]
+        if errors and all(errors):
+            raise ProgramError(
+                f"The program failed on all {len(errors)} validation examples before any optimization, e.g. "
+                f"{errors[0]}. Fix the program (or its LM configuration) first: GEPA cannot learn from a program "
+                "that never produces an output.")
 
     def _bookkeep(self, plan: Plan, outcome: ProposalOutcome, new_idx: int | None) -> None:
         added_by_reflection = plan.kind == "reflective" and new_idx is not None

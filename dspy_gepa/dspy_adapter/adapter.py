@@ -1,0 +1,221 @@
+"""``DspyAdapter``: the bridge between the DSPy-free engine and a DSPy program."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
+from typing import Any
+
+import dspy
+
+from dspy_gepa.dspy_adapter import codec
+from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback
+from dspy_gepa.dspy_adapter.lm_calls import raise_if_infrastructure, record_lm_calls
+from dspy_gepa.dspy_adapter.reflective import (
+    ReflectionLimits,
+    build_record,
+    format_failure_feedback,
+    program_failure_feedback,
+    select_entries,
+)
+from dspy_gepa.dspy_adapter.trace import TraceEntry, Trajectory, run_with_trace
+from dspy_gepa.engine.types import Candidate, EvaluationBatch, candidate_hash
+
+logger = logging.getLogger(__name__)
+
+ProposalFn = Callable[[dict[str, str], Mapping[str, Sequence[Mapping[str, Any]]], list[str]], dict[str, str]]
+
+
+class DspyAdapter:
+    """Builds, runs and scores DSPy programs for the engine.
+
+    * ``build_program(candidate)``: a deep copy of the student with each named predictor's instructions
+      replaced by the candidate's text for that name.
+    * ``evaluate(batch, candidate, capture_traces)``: runs the program on each example (on
+      ``num_threads`` threads), scores it with ``metric(gold, pred, None, None, None)``; an exception
+      inside the program scores ``failure_score`` for that example and keeps the batch aligned, an LM
+      outage raises :class:`~dspy_gepa.exceptions.InfrastructureError`, an unusable metric result raises
+      :class:`~dspy_gepa.exceptions.MetricError`.
+    * ``make_reflective_dataset``: per component, records built from that predictor's own trace
+      entries, with feedback from ``metric(gold, pred, trace, pred_name, pred_trace)``.
+    * ``propose_new_texts``: the instruction proposer, run with the reflection LM.
+    """
+
+    def __init__(
+        self,
+        student: dspy.Module,
+        metric: Callable[..., Any],
+        *,
+        failure_score: float = 0.0,
+        num_threads: int | None = None,
+        add_format_failure_as_feedback: bool = False,
+        reflection_lm: dspy.BaseLM | None = None,
+        instruction_proposer: ProposalFn | None = None,
+        warn_on_score_mismatch: bool = True,
+        reflection_limits: ReflectionLimits | None = None,
+        program_cache_size: int = 64,
+    ):
+        self.student = student
+        self.metric = metric
+        self.failure_score = float(failure_score)
+        self.num_threads = num_threads
+        self.add_format_failure_as_feedback = add_format_failure_as_feedback
+        self.reflection_lm = reflection_lm
+        if instruction_proposer is None:
+            from dspy_gepa.proposers import InstructionProposer
+
+            instruction_proposer = InstructionProposer()
+        self.instruction_proposer = instruction_proposer
+        self.warn_on_score_mismatch = warn_on_score_mismatch
+        self.limits = reflection_limits or ReflectionLimits()
+        self.component_names = [name for name, _ in student.named_predictors()]
+        self._programs: OrderedDict[str, tuple[dspy.Module, dict[int, str]]] = OrderedDict()
+        self._cache_size = program_cache_size
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- programs
+
+    def build_program(self, candidate: Mapping[str, str]) -> dspy.Module:
+        """A new program: the student with the candidate's instructions. Unknown names are an error."""
+        unknown = set(candidate) - set(self.component_names)
+        if unknown:
+            raise KeyError(f"Candidate names components the program does not have: {sorted(unknown)}; "
+                           f"its predictors are {self.component_names}.")
+        program = self.student.deepcopy()
+        for name, predictor in program.named_predictors():
+            if name in candidate:
+                predictor.signature = predictor.signature.with_instructions(candidate[name])
+        return program
+
+    def _program(self, candidate: Mapping[str, str]) -> tuple[dspy.Module, dict[int, str]]:
+        """Built programs are cached per candidate; DSPy programs may be called from several threads."""
+        key = candidate_hash(candidate)
+        with self._lock:
+            hit = self._programs.get(key)
+            if hit is not None:
+                self._programs.move_to_end(key)
+                return hit
+        program = self.build_program(candidate)
+        names = {id(p): name for name, p in program.named_predictors()}
+        with self._lock:
+            self._programs[key] = (program, names)
+            while len(self._programs) > self._cache_size:
+                self._programs.popitem(last=False)
+        return program, names
+
+    # ---------------------------------------------------------------- evaluation
+
+    def evaluate(self, batch: list[dspy.Example], candidate: Candidate, capture_traces: bool = False) -> EvaluationBatch:
+        program, names = self._program(candidate)
+        threads = min(len(batch), self.num_threads or dspy.settings.num_threads or 1)
+        if threads <= 1:
+            rows = [self._run_one(program, names, ex, capture_traces) for ex in batch]
+        else:
+            with ThreadPoolExecutor(threads, thread_name_prefix="dspy-gepa-eval") as pool:
+                futures = [pool.submit(copy_context().run, self._run_one, program, names, ex, capture_traces)
+                           for ex in batch]
+                rows = [f.result() for f in futures]
+        return EvaluationBatch(
+            outputs=[r[0] for r in rows], scores=[r[1] for r in rows],
+            trajectories=[r[2] for r in rows] if capture_traces else None,
+            feedbacks=[r[3] for r in rows], errors=[r[4] for r in rows], usages=[r[5] for r in rows],
+        )
+
+    def _run_one(self, program: dspy.Module, names: dict[int, str], example: dspy.Example, capture: bool
+                 ) -> tuple[Any, float, Trajectory | None, str | None, str | None, dict | None]:
+        with record_lm_calls() as calls:
+            prediction, entries, exc = run_with_trace(program, names, example)
+            error = None
+            if exc is not None:
+                raise_if_infrastructure(exc)
+                error = f"{type(exc).__name__}: {exc}"
+                score, feedback = self.failure_score, None
+            else:
+                score, feedback = call_metric(self.metric, example, prediction, None, None, None,
+                                              context=f"for example {_short(example)}")
+        trajectory = Trajectory(prediction, entries, error, score, feedback, example) if capture else None
+        return prediction, score, trajectory, feedback, error, calls.usage()
+
+    # ---------------------------------------------------------------- reflection
+
+    def make_reflective_dataset(
+        self, candidate: Candidate, eval_batch: EvaluationBatch, components_to_update: list[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        program, _ = self._program(candidate)
+        predictors = dict(program.named_predictors())
+        trajectories: list[Trajectory] = list(eval_batch.trajectories or [])
+        dataset: dict[str, list[dict[str, Any]]] = {}
+        for name in components_to_update:
+            predictor = predictors[name]
+            records = []
+            for i, entry in select_entries(trajectories, name, self.add_format_failure_as_feedback, self.limits):
+                trajectory = trajectories[i]
+                records.append(build_record(entry, trajectory, predictor.signature,
+                                            self._feedback(entry, trajectory, name, predictors), self.limits))
+            if records:
+                dataset[name] = records
+            else:
+                logger.info("No trace of component %r in this minibatch to reflect on.", name)
+        return dataset
+
+    def _feedback(self, entry: TraceEntry, trajectory: Trajectory, name: str, predictors: dict[str, Any]) -> str:
+        if entry.failed:
+            return format_failure_feedback(predictors[name].signature)
+        if trajectory.prediction is None:
+            return program_failure_feedback(trajectory)
+        trace = [(predictors[e.name], e.inputs, e.outputs) for e in trajectory.entries if not e.failed]
+        score, feedback = call_metric(self.metric, trajectory.example, trajectory.prediction, trace, name,
+                                      [(predictors[name], entry.inputs, entry.outputs)],
+                                      context=f"with pred_name={name!r}")
+        if abs(score - trajectory.score) > 1e-9 and self.warn_on_score_mismatch:
+            self.warn_on_score_mismatch = False
+            logger.warning(
+                "The metric's score with pred_name=%r (%g) differs from its program-level score (%g). GEPA uses "
+                "the program-level score and takes only the feedback text from the predictor-level call; this is "
+                "expected for non-deterministic metrics (LM judges). Set warn_on_score_mismatch=False to silence.",
+                name, score, trajectory.score)
+        return feedback if feedback is not None else default_feedback(trajectory.score)
+
+    def propose_new_texts(
+        self,
+        candidate: Candidate,
+        reflective_dataset: Mapping[str, Sequence[Mapping[str, Any]]],
+        components_to_update: list[str],
+    ) -> dict[str, str]:
+        lm = self.reflection_lm or dspy.settings.lm
+        try:
+            with dspy.context(lm=lm):
+                return self.instruction_proposer(
+                    candidate=dict(candidate), reflective_dataset=reflective_dataset,
+                    components_to_update=list(components_to_update))
+        except Exception as exc:
+            raise_if_infrastructure(exc, lm)
+            raise
+
+    # ---------------------------------------------------------------- journal codec
+
+    def encode_output(self, output: Any) -> Any:
+        return codec.encode(output)
+
+    def decode_output(self, data: Any) -> Any:
+        return codec.decode(data)
+
+    def encode_trajectory(self, trajectory: Trajectory) -> Any:
+        return codec.encode_trajectory(trajectory)
+
+    def decode_trajectory(self, data: Any, example: Any) -> Trajectory:
+        trajectory = codec.decode_trajectory(data)
+        trajectory.example = example
+        return trajectory
+
+    def example_fingerprint(self, example: Any) -> str:
+        return codec.example_fingerprint(example)
+
+
+def _short(example: Any) -> str:
+    text = repr(example)
+    return text if len(text) <= 120 else text[:117] + "..."

@@ -1,0 +1,101 @@
+"""The feedback metric: calling it, and reading what it returns."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import dspy
+
+from dspy_gepa.exceptions import MetricError
+
+METRIC_SIGNATURE = "metric(gold, pred, trace=None, pred_name=None, pred_trace=None)"
+
+
+class ScoreWithFeedback(dspy.Prediction):
+    """What a feedback metric may return: a score and the text that explains it.
+
+    It is a ``dspy.Prediction``, so the same metric also works with ``dspy.Evaluate`` (which compares
+    and adds predictions by their ``score``).
+    """
+
+    def __init__(self, score: float, feedback: str | None = None, **kwargs: Any):
+        super().__init__(score=score, feedback=feedback, **kwargs)
+
+
+def metric_name(metric: Callable[..., Any]) -> str:
+    return getattr(metric, "__qualname__", None) or getattr(metric, "__name__", None) or type(metric).__name__
+
+
+def check_metric_signature(metric: Any) -> None:
+    """GEPA calls the metric with five positional arguments; refuse early a metric that cannot take them."""
+    if not callable(metric):
+        raise TypeError(f"metric must be callable with the signature {METRIC_SIGNATURE}, not {metric!r}.")
+    try:
+        inspect.signature(metric).bind(None, None, None, None, None)
+    except TypeError as exc:
+        raise TypeError(
+            f"GEPA metric {metric_name(metric)} must accept five arguments: {METRIC_SIGNATURE}. "
+            f"Add the missing parameters with default None ({exc})."
+        ) from exc
+    except ValueError:  # builtins without an inspectable signature: trust them
+        pass
+
+
+def _as_score(value: Any, metric: Callable[..., Any], context: str) -> float:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, numbers.Real):
+        score = float(value)
+        if math.isfinite(score):
+            return score
+        raise MetricError(f"Metric {metric_name(metric)} returned the score {value!r} {context}; scores must be "
+                          "finite numbers. Make it return a float such as 0.0 for a failure.")
+    raise MetricError(f"Metric {metric_name(metric)} returned a score of type {type(value).__name__} ({value!r:.200}) "
+                      f"{context}; expected a number. Return a float, or ScoreWithFeedback(score=..., feedback=...).")
+
+
+def read_metric_result(result: Any, metric: Callable[..., Any], context: str) -> tuple[float, str | None]:
+    """(score, feedback) from a float, a ``ScoreWithFeedback`` / prediction / mapping with ``score`` and
+    optional ``feedback``. Anything else — None, a string, NaN, a dict without a score — is an error
+    naming the metric and the value."""
+    if isinstance(result, bool | numbers.Real):
+        return _as_score(result, metric, context), None
+    if isinstance(result, dspy.Example | Mapping):
+        if "score" not in result:
+            raise MetricError(f"Metric {metric_name(metric)} returned {result!r:.200} {context}, which has no 'score'. "
+                              "Return ScoreWithFeedback(score=..., feedback=...) or a float.")
+        feedback = result.get("feedback")
+    elif hasattr(result, "score") and not isinstance(result, str | bytes):
+        feedback = getattr(result, "feedback", None)
+        result = {"score": result.score}
+    else:
+        raise MetricError(f"Metric {metric_name(metric)} returned {result!r:.200} (type {type(result).__name__}) "
+                          f"{context}; expected a float or ScoreWithFeedback(score=..., feedback=...).")
+    score = _as_score(result["score"], metric, context)
+    if feedback is not None and not isinstance(feedback, str):
+        feedback = str(feedback)
+    return score, feedback
+
+
+def default_feedback(score: float) -> str:
+    return f"This output received a score of {score:g} (the metric gave no written feedback)."
+
+
+def call_metric(metric: Callable[..., Any], gold: Any, pred: Any, trace: Any, pred_name: str | None,
+                pred_trace: Any, context: str) -> tuple[float, str | None]:
+    """Call the user's metric; its own exceptions become a :class:`MetricError` that names it."""
+    try:
+        result = metric(gold, pred, trace, pred_name, pred_trace)
+    except MetricError:
+        raise
+    except Exception as exc:
+        from dspy_gepa.dspy_adapter.lm_calls import raise_if_infrastructure
+
+        raise_if_infrastructure(exc)
+        raise MetricError(f"Metric {metric_name(metric)} raised {type(exc).__name__}: {exc} {context}. Fix the metric "
+                          "(a metric should score a bad prediction low rather than raise).") from exc
+    return read_metric_result(result, metric, context)

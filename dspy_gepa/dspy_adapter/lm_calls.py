@@ -1,0 +1,86 @@
+"""Seeing the LM calls made inside a block of code, and telling provider failures from program failures.
+
+DSPy records every LM call in the ``history`` of each module listed in ``settings.caller_modules``
+(the chain of modules being called). Adding a private recorder to that chain for the duration of a
+``dspy.context`` makes it see exactly the calls made in this context — on this thread, by the program,
+its metric or a proposer — with their usage, cost and finish reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import dspy
+from dspy.utils.exceptions import ContextWindowExceededError, LMError
+
+from dspy_gepa.exceptions import InfrastructureError
+
+
+@dataclass
+class CallRecorder:
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def finish_reasons(self) -> list[str | None]:
+        return [finish_reason(entry) for entry in self.history]
+
+    def usage(self) -> dict[str, Any] | None:
+        """Tokens and dollars per model; calls served from DSPy's cache cost nothing."""
+        if not self.history:
+            return None
+        per_model: dict[str, dict[str, Any]] = {}
+        for entry in self.history:
+            model = str(entry.get("model"))
+            row = per_model.setdefault(model, {"calls": 0, "cached": 0, "input_tokens": 0, "output_tokens": 0,
+                                               "cost": 0.0, "unpriced": 0})
+            row["calls"] += 1
+            if getattr(entry.get("response"), "cache_hit", False):
+                row["cached"] += 1
+                continue
+            usage = entry.get("usage") or {}
+            row["input_tokens"] += int(usage.get("prompt_tokens") or 0)
+            row["output_tokens"] += int(usage.get("completion_tokens") or 0)
+            cost = entry.get("cost")
+            if cost is None:
+                row["unpriced"] += 1
+            else:
+                row["cost"] += float(cost)
+        return per_model
+
+
+def finish_reason(entry: dict[str, Any]) -> str | None:
+    response = entry.get("response")
+    reason = getattr(response, "finish_reason", None)
+    if reason is None:
+        choices = getattr(response, "choices", None) or []
+        if choices:
+            reason = getattr(choices[0], "finish_reason", None)
+    return reason
+
+
+@contextlib.contextmanager
+def record_lm_calls(**context: Any) -> Iterator[CallRecorder]:
+    recorder = CallRecorder()
+    # Appended, not replacing: an enclosing recorder keeps seeing the calls made in here.
+    with dspy.context(caller_modules=[*(dspy.settings.caller_modules or []), recorder], **context):
+        yield recorder
+
+
+def raise_if_infrastructure(exc: BaseException, lm: Any = None) -> None:
+    """Re-raise a provider failure that retrying will not fix as :class:`InfrastructureError`.
+
+    DSPy has already retried transient errors (``num_retries`` on ``dspy.LM``) by the time one reaches
+    us, so every ``LMError`` is final except a prompt too long for the context window, which belongs
+    to that one example.
+    """
+    if isinstance(exc, LMError) and not isinstance(exc, ContextWindowExceededError):
+        model = getattr(exc, "model", None) or getattr(lm, "model", None)
+        kind = type(exc).__name__
+        raise InfrastructureError(
+            f"The LM {model or '(unknown model)'} failed with {kind}: {exc}. This is not something more "
+            "optimization can fix (check the API key, model name, quota or server), so the run stops; "
+            "rerun with the same log_dir to resume without repeating recorded work.",
+            lm=model, cause=exc,
+        ) from exc

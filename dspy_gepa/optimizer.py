@@ -1,0 +1,411 @@
+"""``GEPA``: the DSPy teleprompter. Same keywords, defaults and ``compile`` as ``dspy.GEPA`` (DSPy 3.4)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import dspy
+from dspy.teleprompt.teleprompt import Teleprompter
+
+from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits
+from dspy_gepa.dspy_adapter.feedback import check_metric_signature, metric_name
+from dspy_gepa.engine import Engine, EngineConfig, EventBus
+from dspy_gepa.engine import events as ev
+from dspy_gepa.engine.budget import AUTO_CANDIDATES, auto_budget
+from dspy_gepa.engine.journal import JOURNAL_NAME, read_journal
+from dspy_gepa.exceptions import ConfigurationError
+from dspy_gepa.results import DspyGEPAResult
+
+logger = logging.getLogger(__name__)
+
+BEST_PROGRAM_NAME = "best_program.json"
+
+# gepa_kwargs keys dspy.GEPA forwards to the gepa package, and what we do with each.
+_GEPA_KWARGS_SUPPORTED = {"stop_callbacks", "batch_sampler", "val_evaluation_policy"}
+_GEPA_KWARGS_IGNORED = {"use_cloudpickle": "the journal is JSON; nothing is pickled",
+                        "merge_val_overlap_floor": "candidates are always validated on the whole valset"}
+
+
+class GEPA(Teleprompter):
+    """Reflective prompt evolution (GEPA, arXiv 2507.19457) for DSPy programs.
+
+    A drop-in replacement for ``dspy.GEPA``: every keyword it takes has the same meaning and default,
+    and ``compile(student, *, trainset, teacher=None, valset=None)`` returns a new optimized program
+    (the student is left untouched), with ``detailed_results`` when ``track_stats=True``.
+
+    What is different, on purpose:
+
+    * the budget is a hard limit: ``total_metric_calls <= max_metric_calls`` always (a proposal starts
+      only when its worst case fits);
+    * ``log_dir`` holds an append-only journal; running again with the same ``log_dir`` resumes without
+      repeating any recorded rollout or reflection, and refuses a journal from another configuration;
+    * failures are loud: an LM outage stops the run with that error, a metric returning something that
+      is not a score raises, and ``max_consecutive_failures`` unusable reflections in a row raise instead
+      of returning the seed as if it were optimized;
+    * ``max_merge_invocations`` counts merge attempts (each costs rollouts), not only accepted merges.
+
+    New options (beyond dspy.GEPA's):
+        max_concurrent_proposals: proposals kept in flight at once (1 = the paper's sequential loop).
+        max_consecutive_failures: unusable reflections in a row before the run stops with an error.
+        max_reflective_records / max_reflective_chars: bounds on the reflective dataset (records per
+            component, characters per field), so reflection prompts cannot grow without limit.
+    """
+
+    def __init__(
+        self,
+        metric: Callable[..., Any],
+        *,
+        auto: Literal["light", "medium", "heavy"] | None = None,
+        max_full_evals: int | None = None,
+        max_metric_calls: int | None = None,
+        reflection_minibatch_size: int = 3,
+        candidate_selection_strategy: Literal["pareto", "current_best"] = "pareto",
+        reflection_lm: dspy.BaseLM | None = None,
+        skip_perfect_score: bool = True,
+        add_format_failure_as_feedback: bool = False,
+        instruction_proposer: Callable[..., dict[str, str]] | None = None,
+        code_proposer: Callable[..., dict[str, str]] | None = None,
+        component_selector: str | Callable[..., list[str]] = "round_robin",
+        use_merge: bool = True,
+        max_merge_invocations: int | None = 5,
+        num_threads: int | None = None,
+        failure_score: float = 0.0,
+        perfect_score: float = 1.0,
+        log_dir: str | None = None,
+        track_stats: bool = False,
+        use_wandb: bool = False,
+        wandb_api_key: str | None = None,
+        wandb_init_kwargs: dict[str, Any] | None = None,
+        track_best_outputs: bool = False,
+        warn_on_score_mismatch: bool = True,
+        use_mlflow: bool = False,
+        seed: int | None = 0,
+        gepa_kwargs: dict[str, Any] | None = None,
+        # Options beyond dspy.GEPA's:
+        max_concurrent_proposals: int = 1,
+        max_consecutive_failures: int = 5,
+        max_reflective_records: int = 10,
+        max_reflective_chars: int = 6000,
+    ):
+        super().__init__()
+        check_metric_signature(metric)
+        budgets = {"auto": auto, "max_full_evals": max_full_evals, "max_metric_calls": max_metric_calls}
+        given = [k for k, v in budgets.items() if v is not None]
+        if len(given) != 1:
+            raise ConfigurationError(
+                "Exactly one of auto, max_full_evals, max_metric_calls must be set; you set "
+                + ", ".join(f"{k}={v!r}" for k, v in budgets.items()) + ".")
+        if auto is not None and auto not in AUTO_CANDIDATES:
+            raise ConfigurationError(f"auto must be one of {list(AUTO_CANDIDATES)}, not {auto!r}.")
+        for name, value in (("max_full_evals", max_full_evals), ("max_metric_calls", max_metric_calls)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigurationError(f"{name} must be a positive integer, not {value!r}.")
+        if reflection_lm is None and instruction_proposer is None:
+            raise ConfigurationError(
+                "GEPA needs a reflection LM or a custom instruction_proposer. A strong model pays off, e.g. "
+                "reflection_lm=dspy.LM('openai/gpt-4.1', temperature=1.0, max_tokens=32000).")
+        if track_best_outputs and not track_stats:
+            raise ConfigurationError("track_best_outputs=True requires track_stats=True.")
+        if candidate_selection_strategy not in ("pareto", "current_best"):
+            raise ConfigurationError("candidate_selection_strategy must be 'pareto' or 'current_best', "
+                                     f"not {candidate_selection_strategy!r}.")
+        if not callable(component_selector) and component_selector not in ("round_robin", "all"):
+            raise ConfigurationError("component_selector must be 'round_robin', 'all' or a callable, "
+                                     f"not {component_selector!r}.")
+        if isinstance(reflection_minibatch_size, bool) or not isinstance(reflection_minibatch_size, int) \
+                or reflection_minibatch_size < 1:
+            raise ConfigurationError(f"reflection_minibatch_size must be a positive integer, "
+                                     f"not {reflection_minibatch_size!r}.")
+        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
+                                        or num_threads < 1):
+            raise ConfigurationError(f"num_threads must be a positive integer or None, not {num_threads!r}.")
+        self.gepa_kwargs = dict(gepa_kwargs or {})
+        self._check_gepa_kwargs()
+
+        self.metric_fn = metric
+        self.auto = auto
+        self.max_full_evals = max_full_evals
+        self.max_metric_calls = max_metric_calls
+        self.reflection_minibatch_size = reflection_minibatch_size
+        self.candidate_selection_strategy = candidate_selection_strategy
+        self.reflection_lm = reflection_lm
+        self.skip_perfect_score = skip_perfect_score
+        self.add_format_failure_as_feedback = add_format_failure_as_feedback
+        self.custom_instruction_proposer = instruction_proposer
+        self.custom_code_proposer = code_proposer
+        self.component_selector = component_selector
+        self.use_merge = use_merge
+        self.max_merge_invocations = max_merge_invocations
+        self.num_threads = num_threads
+        self.failure_score = failure_score
+        self.perfect_score = perfect_score
+        self.log_dir = log_dir
+        self.track_stats = track_stats
+        self.use_wandb = use_wandb
+        self.wandb_api_key = wandb_api_key
+        self.wandb_init_kwargs = wandb_init_kwargs
+        self.track_best_outputs = track_best_outputs
+        self.warn_on_score_mismatch = warn_on_score_mismatch
+        self.use_mlflow = use_mlflow
+        self.seed = seed
+        self.max_concurrent_proposals = max_concurrent_proposals
+        self.max_consecutive_failures = max_consecutive_failures
+        self.reflection_limits = ReflectionLimits(max_reflective_records, max_reflective_chars)
+
+    def _check_gepa_kwargs(self) -> None:
+        kw = self.gepa_kwargs
+        if kw.get("max_reflection_cost") is not None:
+            raise ConfigurationError("gepa_kwargs['max_reflection_cost'] is not supported.")
+        if "reflection_prompt_template" in kw:
+            raise ConfigurationError("gepa_kwargs['reflection_prompt_template'] is not used by dspy-gepa; pass "
+                                     "instruction_proposer=InstructionProposer(additional_instructions=...) or your "
+                                     "own proposer instead.")
+        unknown = sorted(set(kw) - _GEPA_KWARGS_SUPPORTED - set(_GEPA_KWARGS_IGNORED))
+        if unknown:
+            raise ConfigurationError(f"gepa_kwargs {unknown} are not supported by dspy-gepa. Supported: "
+                                     f"{sorted(_GEPA_KWARGS_SUPPORTED | set(_GEPA_KWARGS_IGNORED))}.")
+        if kw.get("batch_sampler", "epoch_shuffled") != "epoch_shuffled":
+            raise ConfigurationError("gepa_kwargs['batch_sampler'] must be 'epoch_shuffled' (the only sampler).")
+        if kw.get("val_evaluation_policy", "full_eval") != "full_eval":
+            raise ConfigurationError("gepa_kwargs['val_evaluation_policy'] must be 'full_eval'.")
+        for key, why in _GEPA_KWARGS_IGNORED.items():
+            if key in kw:
+                logger.info("gepa_kwargs[%r] has no effect: %s.", key, why)
+
+    # ------------------------------------------------------------------ parameters
+
+    def get_params(self) -> dict[str, Any]:
+        """The configuration as plain scalars: safe to log (no LM objects, no API keys)."""
+        selector = self.component_selector
+        proposer = self.custom_instruction_proposer
+        return {
+            "metric": metric_name(self.metric_fn),
+            "auto": self.auto,
+            "max_full_evals": self.max_full_evals,
+            "max_metric_calls": self.max_metric_calls,
+            "reflection_minibatch_size": self.reflection_minibatch_size,
+            "candidate_selection_strategy": self.candidate_selection_strategy,
+            "reflection_lm": getattr(self.reflection_lm, "model", None) if self.reflection_lm is not None else None,
+            "skip_perfect_score": self.skip_perfect_score,
+            "add_format_failure_as_feedback": self.add_format_failure_as_feedback,
+            "instruction_proposer": type(proposer).__name__ if proposer is not None else None,
+            "component_selector": selector if isinstance(selector, str) else metric_name(selector),
+            "use_merge": self.use_merge,
+            "max_merge_invocations": self.max_merge_invocations,
+            "num_threads": self.num_threads,
+            "failure_score": self.failure_score,
+            "perfect_score": self.perfect_score,
+            "log_dir": self.log_dir,
+            "track_stats": self.track_stats,
+            "use_wandb": self.use_wandb,
+            "track_best_outputs": self.track_best_outputs,
+            "warn_on_score_mismatch": self.warn_on_score_mismatch,
+            "use_mlflow": self.use_mlflow,
+            "seed": self.seed,
+            "max_concurrent_proposals": self.max_concurrent_proposals,
+            "max_consecutive_failures": self.max_consecutive_failures,
+            "max_reflective_records": self.reflection_limits.max_records,
+            "max_reflective_chars": self.reflection_limits.max_chars,
+        }
+
+    # ------------------------------------------------------------------ compile
+
+    def resolve_budget(self, num_components: int, train_size: int, val_size: int | None) -> int:
+        """Metric calls the run may spend, resolved like dspy.GEPA does from auto / max_full_evals."""
+        if self.auto is not None:
+            return auto_budget(max(num_components, 1), AUTO_CANDIDATES[self.auto],
+                               val_size if val_size is not None else train_size)
+        if self.max_full_evals is not None:
+            return self.max_full_evals * (train_size + (val_size or 0))
+        return self.max_metric_calls
+
+    def compile(self, student: dspy.Module, *, trainset: list[dspy.Example], teacher: dspy.Module | None = None,
+                valset: list[dspy.Example] | None = None) -> dspy.Module:
+        """Optimize the instructions of ``student``'s predictors; return a new program."""
+        if teacher is not None:
+            raise ConfigurationError("GEPA does not use a teacher program; call compile(..., teacher=None).")
+        trainset = _check_examples(trainset, "trainset")
+        given_val_size = None
+        if valset is None:
+            logger.warning("No valset given: the trainset is used to validate candidates too. This suits "
+                           "inference-time search; to optimize for unseen inputs, pass a separate valset.")
+            valset = trainset
+        else:
+            valset = _check_examples(valset, "valset")
+            given_val_size = len(valset)
+        program = _copy_program(student)
+        predictors = program.named_predictors()
+        if not predictors:
+            raise ConfigurationError(f"{type(student).__name__} has no dspy.Predict modules, so GEPA has no "
+                                     "instructions to optimize.")
+        _refuse_flex(program)
+        _check_lms(predictors)
+        seed_candidate = {name: p.signature.instructions for name, p in predictors}
+        budget = self.resolve_budget(len(predictors), len(trainset), given_val_size)
+        logger.info("Running GEPA for up to %d metric calls (about %.2f full evaluations of train+val).",
+                    budget, budget / (len(trainset) + (given_val_size or 0)))
+
+        seed = self._resolve_seed()
+        adapter = DspyAdapter(
+            program, self.metric_fn, failure_score=self.failure_score, num_threads=self.num_threads,
+            add_format_failure_as_feedback=self.add_format_failure_as_feedback, reflection_lm=self.reflection_lm,
+            instruction_proposer=self.custom_instruction_proposer, warn_on_score_mismatch=self.warn_on_score_mismatch,
+            reflection_limits=self.reflection_limits)
+        config = EngineConfig(
+            max_metric_calls=budget,
+            minibatch_size=self.reflection_minibatch_size,
+            candidate_selection=self.candidate_selection_strategy,
+            component_selector=self.component_selector,
+            skip_perfect_score=self.skip_perfect_score,
+            perfect_score=self.perfect_score,
+            use_merge=self.use_merge,
+            max_merge_invocations=self.max_merge_invocations if self.max_merge_invocations is not None else 10**9,
+            seed=seed,
+            num_threads=self.num_threads or dspy.settings.num_threads or 1,
+            max_concurrent_proposals=self.max_concurrent_proposals,
+            max_consecutive_failures=self.max_consecutive_failures,
+            stop_callbacks=_as_list(self.gepa_kwargs.get("stop_callbacks")),
+        )
+        bus = EventBus()
+        if self.log_dir is not None:
+            bus.subscribe(_BestProgramSaver(adapter, Path(self.log_dir)))
+        engine = Engine(adapter, trainset, valset, seed_candidate, config, bus=bus, log_dir=self.log_dir,
+                        fingerprint_extra={"metric": metric_name(self.metric_fn), "failure_score": self.failure_score,
+                                           "add_format_failure_as_feedback": self.add_format_failure_as_feedback,
+                                           "reflective_limits": [self.reflection_limits.max_records,
+                                                                 self.reflection_limits.max_chars]})
+        result = engine.run()
+        state = result.state
+        best = state.best_idx()
+        optimized = adapter.build_program(state.candidates[best])
+        if self.track_stats:
+            optimized.detailed_results = self._detailed_results(adapter, result, seed)
+        return optimized
+
+    def _resolve_seed(self) -> int:
+        if self.seed is not None:
+            return self.seed
+        if self.log_dir is not None:  # resuming a run that drew its own seed
+            header = read_journal(Path(self.log_dir) / JOURNAL_NAME).header
+            if header is not None and "seed" in header.get("fingerprint", {}):
+                return int(header["fingerprint"]["seed"])
+        seed = random.SystemRandom().randrange(2**31)
+        logger.info("seed=None: drew seed %d for this run.", seed)
+        return seed
+
+    def _detailed_results(self, adapter: DspyAdapter, result: Any, seed: int) -> DspyGEPAResult:
+        state = result.state
+        fronts = state.fronts()
+        best_outputs = None
+        if self.track_best_outputs:
+            best_outputs = {vid: [(i, result.val_output(i, vid)) for i in sorted(members)]
+                            for vid, members in fronts.items()}
+        return DspyGEPAResult(
+            candidates=[adapter.build_program(c) for c in state.candidates],
+            parents=[list(p) if p else [None] for p in state.parents],
+            val_aggregate_scores=state.means(),
+            val_subscores=[dict(s) for s in state.val_scores],
+            per_val_instance_best_candidates=fronts,
+            discovery_eval_counts=list(state.discovered_at),
+            best_outputs_valset=best_outputs,
+            total_metric_calls=result.total_metric_calls,
+            num_full_val_evals=state.num_full_val_evals,
+            log_dir=self.log_dir,
+            seed=seed,
+            candidate_texts=[dict(c) for c in state.candidates],
+            stop_reason=result.stop_reason,
+        )
+
+
+class _BestProgramSaver:
+    """Writes ``best_program.json`` (``program.save``) in ``log_dir`` whenever the best candidate changes."""
+
+    def __init__(self, adapter: DspyAdapter, log_dir: Path):
+        self.adapter = adapter
+        self.path = log_dir / BEST_PROGRAM_NAME
+
+    def __call__(self, event: ev.Event) -> None:
+        if not isinstance(event, ev.BestChanged):
+            return
+        program = self.adapter.build_program(event.candidate)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".best_program.", suffix=".json")
+        os.close(fd)
+        try:
+            program.save(tmp)
+            os.replace(tmp, self.path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _check_examples(data: Any, name: str) -> list[dspy.Example]:
+    if data is None:
+        raise ConfigurationError(f"{name} must be a non-empty list of dspy.Example.")
+    try:
+        examples = list(data)
+    except TypeError:
+        raise ConfigurationError(f"{name} must be a list of dspy.Example, not {type(data).__name__}.") from None
+    if not examples:
+        raise ConfigurationError(f"{name} is empty: GEPA needs examples" +
+                                 (" to reflect on." if name == "trainset" else " to validate candidates on; pass "
+                                  "valset=None to validate on the trainset."))
+    for i, ex in enumerate(examples):
+        if not isinstance(ex, dspy.Example):
+            raise ConfigurationError(f"{name}[{i}] is a {type(ex).__name__}, not a dspy.Example. Build examples "
+                                     "with dspy.Example(...).with_inputs(...).")
+        if not ex._input_keys:
+            raise ConfigurationError(f"{name}[{i}] has no input fields marked. Call .with_inputs('field', ...) "
+                                     "on every example so GEPA knows what to pass to the program.")
+    return examples
+
+
+def _copy_program(student: dspy.Module) -> dspy.Module:
+    if not isinstance(student, dspy.Module):
+        raise ConfigurationError(f"student must be a dspy.Module, not {type(student).__name__}.")
+    advice = ("Keep clients, locks and open files out of the module's attributes (create them in forward, or hold "
+              "them at module level).")
+    try:
+        program = student.deepcopy()
+    except Exception as exc:
+        raise ConfigurationError(f"GEPA copies the student program to leave it untouched, but "
+                                 f"{type(student).__name__} cannot be deep-copied ({type(exc).__name__}: {exc}). "
+                                 f"{advice}") from exc
+    # dspy's deepcopy falls back to sharing attributes it cannot copy; a shared predictor would let the
+    # optimization rewrite the user's own program.
+    originals = {id(p) for _, p in student.named_predictors()}
+    shared = [name for name, p in program.named_predictors() if id(p) in originals]
+    if shared:
+        raise ConfigurationError(f"GEPA copies the student program to leave it untouched, but the predictors "
+                                 f"{shared} of {type(student).__name__} could not be deep-copied (they sit next to "
+                                 f"something uncopyable). {advice}")
+    return program
+
+
+def _refuse_flex(program: dspy.Module) -> None:
+    try:
+        from dspy.predict.flex import Flex
+    except ImportError:  # older DSPy without dspy.Flex
+        return
+    flex = [name for name, sub in program.named_parameters() if isinstance(sub, Flex)]
+    if flex:
+        raise ConfigurationError(f"dspy-gepa does not optimize dspy.Flex code components yet (found {flex}); use "
+                                 "dspy.GEPA for programs with dspy.Flex submodules.")
+
+
+def _check_lms(predictors: list[tuple[str, Any]]) -> None:
+    missing = [name for name, p in predictors if p.lm is None and dspy.settings.lm is None]
+    if missing:
+        raise ConfigurationError(f"No LM for predictors {missing}: configure one with dspy.configure(lm=dspy.LM(...)) "
+                                 "or set it on the program with program.set_lm(...).")

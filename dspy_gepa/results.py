@@ -1,0 +1,69 @@
+"""``detailed_results``: what a run found, with the fields of dspy.GEPA's ``DspyGEPAResult`` (DSPy 3.x)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import dspy
+
+
+@dataclass(frozen=True)
+class DspyGEPAResult:
+    """Everything a GEPA run produced. ``candidates[i]`` is a program; ``val_subscores[i]`` maps each
+    validation example's index to candidate ``i``'s score on it; ``parents[i]`` lists the candidates
+    ``i`` came from (``[None]`` for the seed, two indices for a merge); ``discovery_eval_counts[i]`` is
+    how many metric calls had been spent when ``i`` was found."""
+
+    candidates: list[dspy.Module]
+    parents: list[list[int | None]]
+    val_aggregate_scores: list[float]
+    val_subscores: list[dict[int, float]]
+    per_val_instance_best_candidates: dict[int, set[int]]
+    discovery_eval_counts: list[int]
+    best_outputs_valset: dict[int, list[tuple[int, dspy.Prediction]]] | None = None
+    total_metric_calls: int | None = None
+    num_full_val_evals: int | None = None
+    log_dir: str | None = None
+    seed: int | None = None
+    val_aggregate_subscores: list[dict[str, float]] | None = None
+    per_objective_best_candidates: dict[str, set[int]] | None = None
+    objective_pareto_front: dict[str, float] | None = None
+    candidate_texts: list[dict[str, str]] = field(default_factory=list)
+    stop_reason: str | None = None
+
+    @property
+    def best_idx(self) -> int:
+        scores = self.val_aggregate_scores
+        return max(range(len(scores)), key=lambda i: (scores[i], -i))
+
+    @property
+    def best_candidate(self) -> dspy.Module:
+        return self.candidates[self.best_idx]
+
+    @property
+    def highest_score_achieved_per_val_task(self) -> dict[int, float]:
+        return {vid: max(self.val_subscores[i][vid] for i in members)
+                for vid, members in self.per_val_instance_best_candidates.items() if members}
+
+    def to_dict(self) -> dict[str, Any]:
+        texts = self.candidate_texts or [
+            {name: p.signature.instructions for name, p in c.named_predictors()} for c in self.candidates]
+        return {
+            "candidates": texts,
+            "parents": self.parents,
+            "val_aggregate_scores": self.val_aggregate_scores,
+            "best_outputs_valset": self.best_outputs_valset,
+            "val_subscores": self.val_subscores,
+            "per_val_instance_best_candidates": {k: sorted(v) for k, v in self.per_val_instance_best_candidates.items()},
+            "val_aggregate_subscores": self.val_aggregate_subscores,
+            "per_objective_best_candidates": self.per_objective_best_candidates,
+            "objective_pareto_front": self.objective_pareto_front,
+            "discovery_eval_counts": self.discovery_eval_counts,
+            "total_metric_calls": self.total_metric_calls,
+            "num_full_val_evals": self.num_full_val_evals,
+            "log_dir": self.log_dir,
+            "seed": self.seed,
+            "best_idx": self.best_idx,
+            "stop_reason": self.stop_reason,
+        }
