@@ -150,7 +150,11 @@ def _overhead_child(spec: dict[str, Any]) -> dict[str, Any]:
     baseline = current_rss_mb() or peak_rss_mb()
     rec = run_one(task, spec["optimizer"], seed=spec["seed"], budget=spec["budget"], num_threads=spec["threads"])
     rec.update(
-        suite="overhead", repeat=spec["repeat"], baseline_rss_mb=round(baseline, 1), peak_rss_mb=round(peak_rss_mb(), 1)
+        suite="overhead",
+        repeat=spec["repeat"],
+        baseline_rss_mb=round(baseline, 1),
+        peak_rss_mb=round(peak_rss_mb(), 1),
+        peak_rss_scope="own process (this run only)",
     )
     return rec
 

@@ -251,6 +251,9 @@ def render(results_dir: Path) -> str:
         "",
         *[_env_line(s, d) for s, d in data.items()],
         "",
+        "Reproduce: `python -m benchmarks.compare --suite quality|latency|overhead|all "
+        "[--optimizers dspy,dspy_gepa,...] [--seeds N]`; `--report-only` rewrites this section from the JSON.",
+        "",
     ]
     tasks = _tasks_table(data)
     if tasks:
@@ -262,7 +265,9 @@ def render(results_dir: Path) -> str:
             "### Quality at equal budget",
             "",
             "Zero-latency LMs; optimizer seeds 0..N−1 on one data seed "
-            f"({data['quality'].get('settings', {}).get('data_seed', 0)}); test = held-out split.",
+            f"({data['quality'].get('settings', {}).get('data_seed', 0)}); test = held-out split; "
+            f"num_threads={data['quality'].get('settings', {}).get('threads', 16)}. "
+            "`dspy.GEPA, use_merge=False` (when present) is an ablation showing where merge matters.",
             "",
             *lines,
             "",

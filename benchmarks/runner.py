@@ -200,6 +200,7 @@ def run_one(
         "ideal_time_s": round(ideal, 4) if ideal else None,
         "ideal_time_at_budget_s": round(ideal_budget, 4) if ideal_budget else None,
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_rss_scope": "process so far (runs share the process)",
         "best_instructions": {n: p.signature.instructions for n, p in compiled.named_predictors()},
     }
     record.update(environment())
