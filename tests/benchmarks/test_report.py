@@ -61,6 +61,7 @@ def test_render_tables_and_targets(tmp_path):
     save_results("latency", [_rec("dspy", wall_time_s=3.0), _rec("dspy_gepa", wall_time_s=0.6)], {}, tmp_path)
     text = render(tmp_path)
     assert "| routing | 300 | dspy.GEPA | 0.400 ± 0.000" in text
+    assert "metric calls used ≤ max_metric_calls in every run | max 1.000× budget | ✅" in text
     assert "| routing | dspy_gepa.GEPA | 1 | 0.60 | 0.50 | 1.20 | 0.20 |" in text
     assert "| quality | dspy.GEPA | 2 | 2 | 30 | 1.100 | 0 |" in text
     assert "wall-clock ≤ 1.5× ideal bound (every task) | max 1.20× | ✅" in text
@@ -70,3 +71,10 @@ def test_render_tables_and_targets(tmp_path):
 def test_render_without_ours_says_targets_not_evaluated(tmp_path):
     save_results("quality", [_rec("dspy")], {}, tmp_path)
     assert "Not evaluated" in render(tmp_path)
+
+
+def test_targets_compare_quality_on_the_seeds_both_optimizers_ran(tmp_path):
+    q = [_rec("dspy", seed=s, test=0.4 if s < 2 else 0.9) for s in range(4)]
+    q += [_rec("dspy_gepa", seed=s, test=0.5) for s in range(2)]
+    save_results("quality", q, {}, tmp_path)
+    assert "test score higher on average | mean Δ +0.100 | ✅" in render(tmp_path)
