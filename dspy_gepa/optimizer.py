@@ -18,6 +18,7 @@ from dspy_gepa.dspy_adapter.feedback import check_metric_signature, metric_name
 from dspy_gepa.engine import Engine, EngineConfig, EventBus
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.budget import AUTO_CANDIDATES, auto_budget
+from dspy_gepa.engine.engine import VAL_POLICIES
 from dspy_gepa.engine.journal import JOURNAL_NAME, read_journal
 from dspy_gepa.exceptions import ConfigurationError
 from dspy_gepa.results import DspyGEPAResult
@@ -88,7 +89,8 @@ class GEPA(Teleprompter):
         seed: int | None = 0,
         gepa_kwargs: dict[str, Any] | None = None,
         # Options beyond dspy.GEPA's:
-        max_concurrent_proposals: int = 1,
+        max_concurrent_proposals: int | None = 1,
+        val_evaluation_policy: str = "full",
         max_consecutive_failures: int = 5,
         max_reflective_records: int = 10,
         max_reflective_chars: int = 6000,
@@ -127,6 +129,14 @@ class GEPA(Teleprompter):
             raise ConfigurationError(f"num_threads must be a positive integer or None, not {num_threads!r}.")
         self.gepa_kwargs = dict(gepa_kwargs or {})
         self._check_gepa_kwargs()
+        policy = self.gepa_kwargs.get("val_evaluation_policy", val_evaluation_policy)
+        policy = {"full_eval": "full"}.get(policy, policy)
+        if policy not in VAL_POLICIES:
+            raise ConfigurationError(f"val_evaluation_policy must be one of {list(VAL_POLICIES)}, not {policy!r}.")
+        if max_concurrent_proposals is not None and (isinstance(max_concurrent_proposals, bool) or not isinstance(
+                max_concurrent_proposals, int) or max_concurrent_proposals < 1):
+            raise ConfigurationError("max_concurrent_proposals must be a positive integer or None, "
+                                     f"not {max_concurrent_proposals!r}.")
 
         self.metric_fn = metric
         self.auto = auto
@@ -155,6 +165,7 @@ class GEPA(Teleprompter):
         self.use_mlflow = use_mlflow
         self.seed = seed
         self.max_concurrent_proposals = max_concurrent_proposals
+        self.val_evaluation_policy = policy
         self.max_consecutive_failures = max_consecutive_failures
         self.reflection_limits = ReflectionLimits(max_reflective_records, max_reflective_chars)
 
@@ -172,8 +183,6 @@ class GEPA(Teleprompter):
                                      f"{sorted(_GEPA_KWARGS_SUPPORTED | set(_GEPA_KWARGS_IGNORED))}.")
         if kw.get("batch_sampler", "epoch_shuffled") != "epoch_shuffled":
             raise ConfigurationError("gepa_kwargs['batch_sampler'] must be 'epoch_shuffled' (the only sampler).")
-        if kw.get("val_evaluation_policy", "full_eval") != "full_eval":
-            raise ConfigurationError("gepa_kwargs['val_evaluation_policy'] must be 'full_eval'.")
         for key, why in _GEPA_KWARGS_IGNORED.items():
             if key in kw:
                 logger.info("gepa_kwargs[%r] has no effect: %s.", key, why)
@@ -209,6 +218,7 @@ class GEPA(Teleprompter):
             "use_mlflow": self.use_mlflow,
             "seed": self.seed,
             "max_concurrent_proposals": self.max_concurrent_proposals,
+            "val_evaluation_policy": self.val_evaluation_policy,
             "max_consecutive_failures": self.max_consecutive_failures,
             "max_reflective_records": self.reflection_limits.max_records,
             "max_reflective_chars": self.reflection_limits.max_chars,
@@ -268,7 +278,8 @@ class GEPA(Teleprompter):
             max_merge_invocations=self.max_merge_invocations if self.max_merge_invocations is not None else 10**9,
             seed=seed,
             num_threads=self.num_threads or dspy.settings.num_threads or 1,
-            max_concurrent_proposals=self.max_concurrent_proposals,
+            max_concurrent_proposals=self.max_concurrent_proposals or 1,
+            val_policy=self.val_evaluation_policy,
             max_consecutive_failures=self.max_consecutive_failures,
             stop_callbacks=_as_list(self.gepa_kwargs.get("stop_callbacks")),
         )

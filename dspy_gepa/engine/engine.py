@@ -65,6 +65,10 @@ from dspy_gepa.exceptions import (
 
 logger = logging.getLogger(__name__)
 
+#: How an accepted child is validated: on every example ("full", the paper's), or on a random screen first
+#: and on the rest only if it holds up there ("staged"; see ``proposals.validate``).
+VAL_POLICIES = ("full", "staged")
+
 
 @dataclass
 class EngineConfig:
@@ -83,6 +87,9 @@ class EngineConfig:
     num_threads: int = 1
     max_concurrent_proposals: int = 1
     max_consecutive_failures: int = 5
+    val_policy: str = "full"
+    screen_fraction: float = 0.25
+    screen_min: int = 10
     stop_callbacks: Sequence[Callable[[StateView], bool]] = ()
 
     def __post_init__(self) -> None:
@@ -97,6 +104,11 @@ class EngineConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive integer, not {value!r}.")
+        if self.val_policy not in VAL_POLICIES:
+            raise ConfigurationError(f"val_evaluation_policy must be one of {sorted(VAL_POLICIES)}, "
+                                     f"not {self.val_policy!r}.")
+        if not 0 < self.screen_fraction <= 1:
+            raise ConfigurationError(f"screen_fraction must be in (0, 1], not {self.screen_fraction!r}.")
         if self.max_metric_calls is not None and (isinstance(self.max_metric_calls, bool)
                                                   or not isinstance(self.max_metric_calls, int)
                                                   or self.max_metric_calls < 1):
@@ -116,7 +128,15 @@ class EngineConfig:
             "merge_subsample_size": self.merge_subsample_size,
             "seed": self.seed,
             "max_concurrent_proposals": self.max_concurrent_proposals,
+            "val_policy": self.val_policy if self.val_policy == "full"
+            else f"{self.val_policy}:{self.screen_fraction}:{self.screen_min}",
         }
+
+    def screen_size(self, val_size: int) -> int:
+        """Examples a child is screened on before its full validation (``val_size`` means no screen)."""
+        if self.val_policy == "full":
+            return val_size
+        return min(val_size, max(self.screen_min, math.ceil(self.screen_fraction * val_size)))
 
 
 @dataclass
@@ -190,6 +210,7 @@ class Engine:
         self.rng = random.Random(config.seed)
         self.sampler = EpochShuffledSampler(list(range(len(self.trainset))), config.minibatch_size,
                                             random.Random(config.seed + 1))
+        self.screen_rng = random.Random(config.seed + 2)
         self.merge_book = MergeBook()
         self.concurrency = config.max_concurrent_proposals
 
@@ -624,8 +645,12 @@ class Engine:
             components = []  # the custom selector sees the parent's rollouts first
         parent_hash = state.hashes[parent]
         uncached = sum(1 for i in set(minibatch) if RolloutKey(parent_hash, "train", i) not in self.committed_at)
+        screen_size = cfg.screen_size(len(self.val_ids))
+        screen = sorted(self.screen_rng.sample(self.val_ids, screen_size)) if screen_size < len(self.val_ids) else []
         return Plan(seq=seq, kind="reflective", parent_ids=[parent], candidate=dict(state.candidates[parent]),
                     minibatch=minibatch, components=components,
+                    parent_val_scores=[dict(state.val_scores[parent])],
+                    front_best=state.best_score_per_example() if screen else {}, screen=screen,
                     reservation=uncached + len(set(minibatch)) + len(self.val_ids))
 
     # ------------------------------------------------------------------ shutdown

@@ -55,6 +55,8 @@ class Plan:
     minibatch: list[int] = field(default_factory=list)
     components: list[str] = field(default_factory=list)
     parent_val_scores: list[dict[int, float]] = field(default_factory=list)
+    front_best: dict[int, float] = field(default_factory=dict)
+    screen: list[int] = field(default_factory=list)
     reservation: int = 0
     merge: Any = None
 
@@ -100,9 +102,37 @@ def reflective_proposal(
         return ProposalOutcome("rejected", f"minibatch score {sum(child_scores):g} <= parent's {sum(parent_scores):g}",
                                child=child, parent_scores=parent_scores, child_scores=child_scores,
                                components=components)
-    val_rollouts = yield Evaluate(child, "val", val_ids)
+    val_scores, screened_out = yield from validate(child, plan, val_ids)
+    if screened_out:
+        return ProposalOutcome("screened_out", screened_out, child=child, parent_scores=parent_scores,
+                               child_scores=child_scores, val_scores=val_scores, components=components)
     return ProposalOutcome("accepted", child=child, parent_scores=parent_scores, child_scores=child_scores,
-                           val_scores=_by_id(val_ids, val_rollouts), components=components)
+                           val_scores=val_scores, components=components)
+
+
+def validate(child: Candidate, plan: Plan, val_ids: list[int]) -> Generator[Evaluate, Any, tuple[dict, str]]:
+    """Scores of a minibatch-accepted child on the valset, and a reason when it was screened out.
+
+    Without a screen (the paper's policy) the child is validated on every example. With one
+    (``plan.screen``, a random part of the valset drawn when the proposal was planned) the child is
+    validated on the screen first, and on the rest only if it holds up there: at least its parent's
+    total on the screen, or a better score than any candidate so far on one of its examples. Every
+    candidate that joins the pool is validated on every example, so Pareto selection keeps its meaning.
+    """
+    screen = [v for v in plan.screen if v in set(val_ids)]
+    if not screen or len(screen) >= len(val_ids):
+        rollouts = yield Evaluate(child, "val", val_ids)
+        return _by_id(val_ids, rollouts), ""
+    scores = _by_id(screen, (yield Evaluate(child, "val", screen)))
+    parent = plan.parent_val_scores[0]
+    child_total, parent_total = sum(scores.values()), sum(parent[v] for v in screen)
+    new_best = [v for v in screen if scores[v] > plan.front_best.get(v, float("-inf"))]
+    if child_total < parent_total and not new_best:
+        return scores, (f"validation screen of {len(screen)} examples: {child_total:g} < parent's {parent_total:g}, "
+                        "and no example where it beats every candidate")
+    rest = [v for v in val_ids if v not in scores]
+    scores.update(_by_id(rest, (yield Evaluate(child, "val", rest))))
+    return {v: scores[v] for v in val_ids}, ""
 
 
 def merge_proposal(plan: Plan, val_ids: list[int], known_candidates: Callable[[Candidate], bool]) -> ProposalGen:

@@ -111,16 +111,31 @@ class State:
         return better
 
     def pareto_candidates(self) -> dict[int, int]:
-        """Candidates on some example's front that no other front member dominates, each with the
-        number of fronts it belongs to (the paper's sampling weight)."""
-        fronts = self.fronts()
+        """The candidates parents are drawn from, each with its sampling weight (the number of
+        validation examples it is best on).
+
+        As in GEPA's selection (arXiv 2507.19457, Alg. 2, and the reference ``gepa`` implementation), a
+        candidate is dropped when every example it is best on also has another remaining candidate
+        that is best on it; candidates are considered weakest first (lowest mean score, then oldest),
+        one at a time, until no more can be dropped. Ties therefore do not keep a candidate alive:
+        what remains is a small set that still covers every example's best score.
+        """
+        fronts = [members for members in self.fronts().values() if members]
         freq: dict[int, int] = {}
-        for members in fronts.values():
+        for members in fronts:
             for idx in members:
                 freq[idx] = freq.get(idx, 0) + 1
-        on_front = sorted(freq)
-        kept = [i for i in on_front if not any(self.dominates(j, i) for j in on_front if j != i)]
-        return {i: freq[i] for i in kept}
+        means = self.means()
+        remaining = sorted(freq, key=lambda i: (means[i], i))
+        dropped = True
+        while dropped:
+            dropped = False
+            for idx in remaining:
+                if all(any(o != idx and o in remaining for o in members) for members in fronts if idx in members):
+                    remaining.remove(idx)
+                    dropped = True
+                    break
+        return {i: freq[i] for i in sorted(remaining)}
 
 
 class StateView:

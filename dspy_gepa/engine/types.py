@@ -77,8 +77,9 @@ class EvaluationBatch:
 
 @dataclass
 class ProposalOutcome:
-    """How one proposal ended. ``status`` is one of: accepted, rejected, skipped_perfect,
-    reflection_failed, unchanged, duplicate, merge_accepted, merge_rejected, no_merge, seed."""
+    """How one proposal ended. ``status`` is one of: seed, accepted, rejected (minibatch),
+    screened_out (validation screen), skipped_perfect, reflection_failed, unchanged, duplicate,
+    merge_accepted, merge_rejected."""
 
     status: str
     reason: str = ""
