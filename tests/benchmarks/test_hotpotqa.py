@@ -58,7 +58,9 @@ def test_query_writer_feedback_names_the_document_missing_after_hop_1():
     assert 'should have found the missing "Paris"' in fb.feedback
     assert "Ada museum location" in fb.feedback and "none of them" in fb.feedback
     assert 'correct answer is "Paris"' in fb.feedback
-    found = hotpotqa.feedback_metric(GOLD, pred("Lyon", hop1=["Ada Museum"], hop2=["Paris"]), pred_name="create_query_hop2")
+    found = hotpotqa.feedback_metric(
+        GOLD, pred("Lyon", hop1=["Ada Museum"], hop2=["Paris"]), pred_name="create_query_hop2"
+    )
     assert 'it found "Paris"' in found.feedback
 
 
