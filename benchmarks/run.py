@@ -70,7 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_lms(args: argparse.Namespace) -> dict[str, dspy.LM]:
-    """``{"task", "reflection", "judge", "untrusted"}`` LMs; roles that share a model string share one LM."""
+    """``{"task", "reflection", "judge", "untrusted"}`` LMs. Judge and untrusted LMs naming the task model (or
+    none) are the task LM itself; the reflection LM is the task LM unless ``--reflection-lm`` is given."""
     if args.offline:
         from benchmarks.scripted import scripted_reflection_lm, scripted_task_lm  # noqa: PLC0415
 
@@ -90,11 +91,8 @@ def build_lms(args: argparse.Namespace) -> dict[str, dspy.LM]:
         cache[model] = dspy.LM(model, **kwargs)
         return cache[model]
 
-    reflection = (
-        lm_for(args.reflection_lm, temperature=1.0, max_tokens=32000)
-        if args.reflection_lm and args.reflection_lm != args.lm
-        else task
-    )
+    # GEPA's reflection LM writes long rewrites: its own LM with the settings DSPy's GEPA docs suggest.
+    reflection = dspy.LM(args.reflection_lm, temperature=1.0, max_tokens=32000) if args.reflection_lm else task
     return {
         "task": task,
         "reflection": reflection,

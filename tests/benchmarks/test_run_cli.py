@@ -147,3 +147,14 @@ def test_usage_meter_sums_costs_and_reports_unknown_as_none():
     meter = run.UsageMeter([unknown])
     unknown.history.append({"cost": None})
     assert meter.since_mark()["cost_usd"] is None
+
+
+def test_lm_roles_default_to_the_task_lm_and_reflection_gets_its_own_settings():
+    base = ["--task", "pupa", "--optimizer", "dspy", "--lm", "openai/task", "--budget", "3", "--temperature", "0.5"]
+    lms = run.build_lms(run.parse_args(base))
+    assert lms["reflection"] is lms["task"] and lms["judge"] is lms["task"] and lms["untrusted"] is lms["task"]
+    assert lms["task"].kwargs["temperature"] == 0.5
+    lms = run.build_lms(run.parse_args([*base, "--reflection-lm", "openai/task", "--judge-lm", "openai/judge"]))
+    assert lms["reflection"] is not lms["task"] and lms["reflection"].model == "openai/task"
+    assert lms["reflection"].kwargs["temperature"] == 1.0 and lms["reflection"].kwargs["max_tokens"] == 32000
+    assert lms["judge"].model == "openai/judge" and lms["untrusted"] is lms["task"]
