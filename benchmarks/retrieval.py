@@ -134,9 +134,17 @@ def hotpotqa_corpus(rows: Iterable[dict] | None = None) -> list[tuple[str, str]]
     return docs
 
 
-@functools.lru_cache(maxsize=1)
+_OFFLINE_LOCK = threading.Lock()
+
+
 def offline_retriever() -> BM25Retriever:
     """The shared BM25 index over :func:`hotpotqa_corpus` (built once per process, about a second)."""
+    with _OFFLINE_LOCK:  # programs evaluated in several threads ask for it at once
+        return _build_offline_retriever()
+
+
+@functools.lru_cache(maxsize=1)
+def _build_offline_retriever() -> BM25Retriever:
     return BM25Retriever(hotpotqa_corpus())
 
 

@@ -44,6 +44,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="optimizer seeds, one run each")
     p.add_argument("--offline", action="store_true", help="use scripted LMs (no network; for smoke tests)")
     p.add_argument("--online-data", action="store_true", help="load the full datasets from Hugging Face")
+    p.add_argument(
+        "--corpus",
+        choices=("offline", "wiki2017"),
+        help="HotpotQA/HoVer retrieval corpus: the shipped paragraphs, or the paper's Wikipedia 2017 abstracts "
+        "(default: offline, or wiki2017 with --online-data)",
+    )
+    p.add_argument("--corpus-path", help="local wiki.abstracts.2017.tar.gz or .jsonl (default: download from the Hub)")
     p.add_argument("--data-seed", type=int, default=0, help="split seed; 0 reproduces the paper's procedure")
     p.add_argument("--train-size", type=int)
     p.add_argument("--val-size", type=int)
@@ -207,13 +214,27 @@ def build_optimizer(
 # --- running ----------------------------------------------------------------------------------------------------
 
 
-def _task_parts(task, lms: dict):
+def build_retriever(args: argparse.Namespace):
+    """``None`` (the offline index over the shipped paragraphs) or a BM25 index over the Wikipedia 2017 abstracts."""
+    corpus = args.corpus or ("wiki2017" if args.online_data else "offline")
+    if corpus == "offline":
+        if args.online_data:
+            raise SystemExit("--online-data questions need --corpus wiki2017: the offline corpus lacks their documents")
+        return None
+    from benchmarks.retrieval import BM25Retriever, wiki2017_corpus  # noqa: PLC0415
+
+    return BM25Retriever(wiki2017_corpus(args.corpus_path))
+
+
+def _task_parts(task, lms: dict, retriever=None):
     if task.NAME == "pupa":
         return (
             task.make_program(untrusted_lm=lms["untrusted"]),
             task.make_metric(judge_lm=lms["judge"]),
             task.make_feedback_metric(judge_lm=lms["judge"]),
         )
+    if task.NAME in ("hotpotqa", "hover"):
+        return task.make_program(retriever=retriever), task.metric, task.feedback_metric
     return task.make_program(), task.metric, task.feedback_metric
 
 
@@ -241,6 +262,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = None if args.train_size is None else (args.train_size, args.val_size, args.test_size)
     train, val, test = task.load_splits(offline=not args.online_data, seed=args.data_seed, sizes=sizes)
     lms = build_lms(args)
+    retriever = build_retriever(args) if args.task in ("hotpotqa", "hover") else None
     dspy.configure(max_history_size=sys.maxsize)  # cost accounting reads every history entry
     record: dict[str, Any] = {
         "task": args.task,
@@ -252,6 +274,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "offline_lms": bool(args.offline),
         "data": "online" if args.online_data else "offline",
         "data_seed": args.data_seed,
+        "corpus": (args.corpus or ("wiki2017" if args.online_data else "offline"))
+        if args.task in ("hotpotqa", "hover")
+        else None,
         "sizes": {"train": len(train), "val": len(val), "test": len(test)},
         "budget": args.budget,
         "seeds": list(args.seeds),
@@ -260,7 +285,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "runs": [],
     }
     for seed in args.seeds:
-        program, metric, feedback_metric = _task_parts(task, lms)
+        program, metric, feedback_metric = _task_parts(task, lms, retriever)
         meter = UsageMeter(list(lms.values()))
         started = time.perf_counter()
         with dspy.context(lm=lms["task"]):

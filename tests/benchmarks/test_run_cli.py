@@ -158,3 +158,33 @@ def test_lm_roles_default_to_the_task_lm_and_reflection_gets_its_own_settings():
     assert lms["reflection"] is not lms["task"] and lms["reflection"].model == "openai/task"
     assert lms["reflection"].kwargs["temperature"] == 1.0 and lms["reflection"].kwargs["max_tokens"] == 32000
     assert lms["judge"].model == "openai/judge" and lms["untrusted"] is lms["task"]
+
+
+def test_wiki2017_corpus_option_builds_the_index_from_a_local_archive(tmp_path, needs_bm25):
+    import io
+    import tarfile
+
+    lines = [
+        {"title": "Ada Lovelace", "text": ["Ada Lovelace wrote the first program.", " She worked with Babbage."]},
+        {"title": "Charles Babbage", "text": ["Charles Babbage designed the Analytical Engine."]},
+    ]
+    payload = "\n".join(json.dumps(x) for x in lines).encode()
+    archive = tmp_path / "wiki.abstracts.2017.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("wiki.abstracts.2017.jsonl")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    args = run.parse_args(
+        ["--task", "hover", "--optimizer", "dspy", "--offline", "--budget", "3", "--corpus", "wiki2017"]
+        + ["--corpus-path", str(archive)]
+    )
+    retriever = run.build_retriever(args)
+    assert len(retriever) == 2 and retriever("Analytical Engine", 1)[0].title == "Charles Babbage"
+    assert (
+        run.build_retriever(run.parse_args(["--task", "hover", "--optimizer", "dspy", "--offline", "--budget", "3"]))
+        is None
+    )
+    online = run.parse_args(["--task", "hover", "--optimizer", "dspy", "--offline", "--budget", "3", "--online-data"])
+    online.corpus = "offline"
+    with pytest.raises(SystemExit, match="--corpus wiki2017"):
+        run.build_retriever(online)
