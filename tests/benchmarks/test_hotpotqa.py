@@ -51,6 +51,12 @@ def test_feedback_for_a_right_answer_with_all_documents():
     assert "is correct" in fb.feedback and "all gold documents were found" in fb.feedback
 
 
+def test_feedback_for_a_right_answer_reached_with_a_gold_document_missing():
+    fb = hotpotqa.feedback_metric(GOLD, pred("Paris", hop1=["Ada Museum"], hop2=["Rome"]))
+    assert fb.score == 1.0
+    assert "is correct" in fb.feedback and 'still missing: "Paris"' in fb.feedback
+
+
 def test_query_writer_feedback_names_the_document_missing_after_hop_1():
     p = pred("Lyon", hop1=["Ada Museum", "Lyon"], hop2=["Rome"], query="Ada museum location")
     fb = hotpotqa.feedback_metric(GOLD, p, pred_name="create_query_hop2.predict")
