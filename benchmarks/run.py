@@ -80,7 +80,7 @@ def build_lms(args: argparse.Namespace) -> dict[str, dspy.LM]:
     """``{"task", "reflection", "judge", "untrusted"}`` LMs. Judge and untrusted LMs naming the task model (or
     none) are the task LM itself; the reflection LM is the task LM unless ``--reflection-lm`` is given."""
     if args.offline:
-        from benchmarks.scripted import scripted_reflection_lm, scripted_task_lm  # noqa: PLC0415
+        from benchmarks.offline_lms import scripted_reflection_lm, scripted_task_lm  # noqa: PLC0415
 
         task = scripted_task_lm()
         return {"task": task, "reflection": scripted_reflection_lm(), "judge": task, "untrusted": task}

@@ -227,7 +227,7 @@ class Engine:
         self.stop_reason = ""
         self.last_commit_added = False
         self.consecutive_failures: list[str] = []
-        self.consecutive_perfect = 0
+        self.consecutive_idle = 0
         self._ready: deque[tuple[_Run, Any]] = deque()
         self._queue: queue.Queue = queue.Queue()
         self._futures: set[Future] = set()
@@ -562,11 +562,13 @@ class Engine:
             self.merge_book.due += 1
         if plan.kind != "reflective":
             return
-        if outcome.usable and outcome.status != "duplicate":
+        if outcome.usable:
             self.consecutive_failures.clear()
         else:
             self.consecutive_failures.append(f"proposal {plan.seq}: {outcome.status}: {outcome.reason}")
-        self.consecutive_perfect = self.consecutive_perfect + 1 if outcome.status == "skipped_perfect" else 0
+        # Proposals that can teach nothing new: every example already perfect, or a candidate we already have.
+        idle = outcome.status in ("skipped_perfect", "duplicate")
+        self.consecutive_idle = self.consecutive_idle + 1 if idle else 0
 
     def _check_failures(self) -> None:
         limit = self.config.max_consecutive_failures
@@ -615,8 +617,9 @@ class Engine:
 
     def _stop_condition(self) -> str:
         limit = max(10, 2 * math.ceil(len(self.trainset) / self.config.minibatch_size))
-        if self.consecutive_perfect >= limit:
-            return f"the last {self.consecutive_perfect} sampled minibatches all had perfect scores"
+        if self.consecutive_idle >= limit:
+            return (f"converged: the last {self.consecutive_idle} proposals found every minibatch example already "
+                    "perfect or re-proposed existing candidates")
         view = StateView(self.state, self.next_seq)
         for callback in self.config.stop_callbacks:
             if callback(view):

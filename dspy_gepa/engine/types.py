@@ -95,5 +95,6 @@ class ProposalOutcome:
 
     @property
     def usable(self) -> bool:
-        """False when reflection gave nothing that could be tried (counts toward the failure limit)."""
+        """False when reflection gave nothing that could be tried (counts toward the failure limit). A
+        duplicate of an existing candidate is a sign of convergence instead, handled as a stop condition."""
         return self.status not in ("reflection_failed", "unchanged")

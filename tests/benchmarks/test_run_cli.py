@@ -8,7 +8,7 @@ import dspy
 import pytest
 
 from benchmarks import run
-from benchmarks.scripted import scripted_task_lm
+from benchmarks.offline_lms import scripted_task_lm
 from benchmarks.tasks import get_task
 
 TINY = ["--offline", "--budget", "8", "--train-size", "3", "--val-size", "3", "--test-size", "3", "--num-threads", "1"]
