@@ -203,3 +203,11 @@ def test_any_nesting_placeholders_match_parts(trees, max_images, multimodal):
     assert [index_of(p) for p in call.images] == kept
     assert examples_text(call).splitlines().count("[image left out]") == len(order) - len(kept)
     assert_no_base64_text(call, [image(i) for i in order])
+
+
+def test_url_images_are_sent_as_url_parts():
+    records = [{"Inputs": {"page": dspy.Image("https://example.com/page-1.png"), "also": image(3)},
+                "Generated Outputs": {"a": "b"}, "Feedback": "f"}]
+    call = propose(MultiModalInstructionProposer(), records)
+    assert [p.url for p in call.images] == ["https://example.com/page-1.png", None]
+    assert index_of(call.images[1]) == 3 and placeholders(examples_text(call)) == [1, 2]

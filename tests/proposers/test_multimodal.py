@@ -114,6 +114,17 @@ def test_gepa_run_with_multimodal_proposer(selector):
             assert payload(sent) == payload(expected)
 
 
+def test_gepa_run_with_concurrent_proposals_and_threads():
+    optimized, calls = run(MultiModalInstructionProposer(), max_concurrent_proposals=2, num_threads=2)
+    assert COLOR_HINT in instructions(optimized)["describe"]
+    assert any(c.images for c in calls)
+    for call in calls:
+        assert_parts_match_placeholders(call, labelled=True)
+        assert_no_base64_text(call, list(IMAGES.values()))
+        for expected, sent in image_of_each_placeholder(call, image_in):
+            assert payload(sent) == payload(expected)
+
+
 def test_gepa_run_without_images_in_reflection():
     optimized, calls = run(MultiModalInstructionProposer(include_images=False))
     assert COLOR_HINT in instructions(optimized)["describe"]
