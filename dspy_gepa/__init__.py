@@ -17,7 +17,7 @@ from dspy_gepa.exceptions import (
     UnusableProposalError,
 )
 from dspy_gepa.optimizer import GEPA
-from dspy_gepa.proposers import InstructionProposer
+from dspy_gepa.proposers import InstructionProposer, MultiModalInstructionProposer
 from dspy_gepa.results import DspyGEPAResult
 
 __version__ = "0.1.0.dev0"
@@ -33,6 +33,7 @@ __all__ = [
     "JournalError",
     "JournalMismatchError",
     "MetricError",
+    "MultiModalInstructionProposer",
     "ProgramError",
     "ReflectionError",
     "ReflectionLimits",

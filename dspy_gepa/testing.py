@@ -13,10 +13,13 @@ tracking, retries — is DSPy's own code path.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +27,8 @@ from typing import Any
 import dspy
 from dspy.lm15 import ImagePart, Message, Request, Response, TextPart, Usage, response_to_events
 
-__all__ = ["ScriptedCall", "ScriptedEngine", "ScriptedReply", "scripted_lm", "chat_fields"]
+__all__ = ["ScriptedCall", "ScriptedEngine", "ScriptedReply", "scripted_lm", "chat_fields", "png", "png_data_uri",
+           "png_color"]
 
 _FIELD_HEADER = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\Z)", re.S)
 # The closing paragraph DSPy's adapters append to the last user turn ("Respond with ...").
@@ -154,3 +158,58 @@ def scripted_lm(
     engine = ScriptedEngine(respond, model=model.split("/", 1)[-1], latency=latency)
     lm = dspy.LM(model, engine=engine, cache=cache, num_retries=0, **lm_kwargs)
     return lm
+
+
+# ---------------------------------------------------------------------------- images
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png(color: tuple[int, int, int], size: int = 2) -> bytes:
+    """A ``size`` x ``size`` PNG of one RGB color, built in code (no Pillow, no files): images for offline tests."""
+    if not all(isinstance(c, int) and 0 <= c <= 255 for c in color) or len(color) != 3:
+        raise ValueError(f"color must be three integers in 0..255, not {color!r}")
+    row = b"\x00" + bytes(color) * size
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (_PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(row * size))
+            + _chunk(b"IEND", b""))
+
+
+def png_data_uri(color: tuple[int, int, int], size: int = 2) -> str:
+    """:func:`png` as a ``data:image/png;base64,...`` URI, ready for ``dspy.Image(...)``."""
+    return "data:image/png;base64," + base64.b64encode(png(color, size)).decode("ascii")
+
+
+def png_color(image: Any) -> tuple[int, int, int]:
+    """The RGB color of the first pixel of a PNG made by :func:`png`, so a scripted LM can "see" an image.
+
+    ``image`` is PNG bytes, their base64 text, a data URI, or an image part / ``dspy.Image`` carrying one.
+    """
+    for attr in ("data", "url"):
+        value = getattr(image, attr, None)
+        if isinstance(value, str | bytes) and value:
+            image = value
+            break
+    if isinstance(image, str):
+        image = base64.b64decode(image.split(",", 1)[1] if image.startswith("data:") else image)
+    if not isinstance(image, bytes) or not image.startswith(_PNG_SIGNATURE):
+        raise ValueError("not a PNG")
+    pos, idat, header = len(_PNG_SIGNATURE), b"", None
+    while pos + 8 <= len(image):
+        length, kind = struct.unpack(">I4s", image[pos:pos + 8])
+        data = image[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", data)
+        elif kind == b"IDAT":
+            idat += data
+        pos += 12 + length
+    if header is None or header[2:4] != (8, 2):
+        raise ValueError("only 8-bit RGB PNGs are supported")
+    pixels = zlib.decompress(idat)
+    if pixels[0] != 0:
+        raise ValueError("only unfiltered PNG rows are supported")
+    return pixels[1], pixels[2], pixels[3]

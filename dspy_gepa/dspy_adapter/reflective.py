@@ -3,7 +3,8 @@
 Records are bounded — at most ``max_records`` per component (the lowest-scoring first) and at most
 ``max_chars`` characters per text field, with a visible note where text was cut — so a reflection
 prompt cannot grow without limit however long the program's inputs and outputs are. ``dspy.Image``
-and other ``dspy.Type`` values are kept as objects, so a proposer can send them as image parts.
+and other ``dspy.Type`` values are kept as objects (also inside a ``dspy.History`` whose turns hold them),
+so a proposer can send images as image parts.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def render_history(history: History, max_chars: int) -> str:
 def reflect_value(value: Any, limits: ReflectionLimits) -> Any:
     """A value as a reflection record shows it: text (cut to size), or the ``dspy.Type`` objects kept."""
     if isinstance(value, History):
+        if _contains_type(value.messages):
+            # Turns holding images stay structured, so their images can be attached rather than printed.
+            return {f"Turn {i}": {k: reflect_value(v, limits) for k, v in message.items()}
+                    for i, message in enumerate(value.messages, 1)}
         return render_history(value, limits.max_chars)
     if isinstance(value, Type):
         return value

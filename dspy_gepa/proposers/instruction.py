@@ -10,6 +10,8 @@ never adopts it.
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,6 +22,8 @@ from dspy.utils.exceptions import AdapterParseError
 
 from dspy_gepa.dspy_adapter.lm_calls import record_lm_calls
 from dspy_gepa.exceptions import UnusableProposalError
+
+logger = logging.getLogger(__name__)
 
 
 class ProposeInstruction(dspy.Signature):
@@ -42,28 +46,103 @@ class ProposeInstruction(dspy.Signature):
 
 
 _FENCED = re.compile(r"^```[\w-]*\n(.*)\n```$", re.S)
+# A data URI with a base64 payload (an image or file pasted into a text field): never shown as text.
+_DATA_URI = re.compile(r"data:[\w.+-]+/[\w.+-]+;base64,[A-Za-z0-9+/=]+")
+
+IMAGE_OMITTED = "[image omitted]"
+IMAGE_LEFT_OUT = "[image left out]"
 
 
-def render_records(records: Sequence[Mapping[str, Any]], images: list[Type] | None) -> str:
-    """Records as markdown; each image value becomes ``[IMAGE-k]`` and is appended to ``images``."""
+def _holds_type(value: Any) -> bool:
+    if isinstance(value, Type):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_type(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_type(v) for v in value)
+    return False
 
-    def render(value: Any, depth: int) -> str:
+
+def _scrub(text: str) -> str:
+    return _DATA_URI.sub(lambda m: f"[base64 data, {len(m.group(0)):,} characters, not shown]", text)
+
+
+def _type_as_text(value: Type) -> str:
+    """A non-image ``dspy.Type`` (code, tool calls, audio, files, ...) as text; binary payloads are not shown."""
+    try:
+        formatted = value.format()
+    except Exception:
+        return f"[{type(value).__name__}]"
+    if isinstance(formatted, str):
+        return formatted
+    if isinstance(formatted, list):
+        parts = []
+        for part in formatted:
+            kind = part.get("type") if isinstance(part, Mapping) else None
+            parts.append(str(part.get("text", "")) if kind == "text" else f"[{kind or type(value).__name__} content not shown]")
+        return "\n".join(parts)
+    try:
+        return json.dumps(formatted, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(formatted)
+
+
+class RecordRenderer:
+    """Renders reflective records as markdown and collects the images to attach.
+
+    Every ``dspy.Image`` met (in record order, depth first through dicts and lists) becomes the next
+    ``[IMAGE-k]`` and is appended to ``images``, so the k-th placeholder in the text is the k-th image
+    attached. Images past ``max_images`` become ``[image left out]`` and, with ``include_images=False``,
+    every image becomes ``[image omitted]``: a placeholder with a number always has an attached image.
+    Other ``dspy.Type`` values are shown as text, and base64 data URIs are never shown as text.
+    """
+
+    def __init__(self, include_images: bool = True, max_images: int | None = None):
+        self.include_images = include_images
+        self.max_images = max_images
+        self.images: list[dspy.Image] = []
+        self.left_out = 0
+        self.omitted = 0
+
+    def render(self, records: Sequence[Mapping[str, Any]]) -> str:
+        return "\n".join(f"# Example {i}\n{self._value(record, 2)}" for i, record in enumerate(records, 1))
+
+    def _image(self, image: dspy.Image) -> str:
+        if not self.include_images:
+            self.omitted += 1
+            return f"{IMAGE_OMITTED}\n"
+        if self.max_images is not None and len(self.images) >= self.max_images:
+            self.left_out += 1
+            return f"{IMAGE_LEFT_OUT}\n"
+        self.images.append(image)
+        return f"[IMAGE-{len(self.images)}]\n"
+
+    def _value(self, value: Any, depth: int) -> str:
+        heading = "#" * min(depth, 6)
+        if isinstance(value, dspy.Image):
+            return self._image(value)
         if isinstance(value, Type):
-            if images is None:
-                return "[image omitted]\n"
-            images.append(value)
-            return f"[IMAGE-{len(images)}]\n"
+            return f"{_scrub(_type_as_text(value).strip())}\n"
         if isinstance(value, Mapping):
             if not value:
                 return "(none)\n"
-            heading = "#" * min(depth, 6)
-            return "".join(f"{heading} {k}\n{render(v, depth + 1)}" for k, v in value.items())
-        if isinstance(value, list | tuple) and any(isinstance(v, Type) for v in value):
-            return "".join(render(v, depth) for v in value)
-        return f"{str(value).strip()}\n"
+            return "".join(f"{heading} {k}\n{self._value(v, depth + 1)}" for k, v in value.items())
+        if isinstance(value, list | tuple) and _holds_type(value):
+            if all(isinstance(v, dspy.Image) for v in value):
+                return "".join(self._image(v) for v in value)
+            return "".join(f"{heading} Item {i}\n{self._value(v, depth + 1)}" for i, v in enumerate(value, 1))
+        return f"{_scrub(str(value).strip())}\n"
 
-    parts = [f"# Example {i}\n{render(record, 2)}" for i, record in enumerate(records, 1)]
-    return "\n".join(parts)
+
+def render_records(records: Sequence[Mapping[str, Any]], images: list[dspy.Image] | None,
+                   max_images: int | None = None) -> str:
+    """Records as markdown; each attached image becomes ``[IMAGE-k]`` and is appended to ``images``
+    (``images=None`` leaves every image out). See :class:`RecordRenderer`."""
+    renderer = RecordRenderer(include_images=images is not None, max_images=max_images)
+    text = renderer.render(records)
+    if images is not None:
+        images.extend(renderer.images)
+    return text
 
 
 class InstructionProposer:
@@ -73,7 +152,8 @@ class InstructionProposer:
         additional_instructions: Extra guidance appended to every request (e.g. "Write at most 200 words.").
         include_images: Send ``dspy.Image`` inputs to the reflection LM as image parts (default) or leave
             them out, which saves tokens.
-        max_images: At most this many images per reflection call (the first ones in example order).
+        max_images: At most this many images per reflection call (the first ones in example order); the
+            others are marked ``[image left out]`` in the text.
         signature: The DSPy signature to use; it must have the input fields ``current_instruction`` and
             ``examples_with_feedback`` and the output field ``new_instruction``.
     """
@@ -100,20 +180,30 @@ class InstructionProposer:
 
     def build_inputs(self, instruction: str, records: Sequence[Mapping[str, Any]]
                      ) -> tuple[type[dspy.Signature], dict[str, Any]]:
-        images: list[Type] | None = [] if self.include_images else None
-        text = render_records(records, images)
-        signature, inputs = self.signature, {"current_instruction": instruction, "examples_with_feedback": text}
-        if images:
-            kept = images if self.max_images is None else images[: self.max_images]
-            if len(kept) < len(images):
-                inputs["examples_with_feedback"] += (f"\n(Only the first {len(kept)} of {len(images)} images are "
-                                                     "attached; the others are left out.)")
-            if kept:
-                signature = signature.append("images", dspy.InputField(
-                    desc="The images referred to as [IMAGE-1], [IMAGE-2], ... in the examples, in that order."),
-                    type_=list[dspy.Image])
-                inputs["images"] = kept
-        return signature, inputs
+        """The signature and inputs of one reflection call: the records as text, their images attached."""
+        renderer = RecordRenderer(self.include_images, self.max_images)
+        text = renderer.render(records)
+        if renderer.left_out:
+            shown = len(renderer.images)
+            text += (f"\n\n(Only the first {shown} of {shown + renderer.left_out} images are attached; the ones "
+                     f"marked {IMAGE_LEFT_OUT} are not.)")
+        if renderer.omitted:
+            text += f"\n\n(The images in these examples, marked {IMAGE_OMITTED}, are not attached.)"
+        logger.debug("Reflection on %d records: %d images attached, %d left out, %d omitted.", len(records),
+                     len(renderer.images), renderer.left_out, renderer.omitted)
+        inputs = {"current_instruction": instruction, "examples_with_feedback": text}
+        if not renderer.images:
+            return self.signature, inputs
+        return self.attach_images(self.signature, inputs, renderer.images)
+
+    def attach_images(self, signature: type[dspy.Signature], inputs: dict[str, Any], images: list[dspy.Image]
+                      ) -> tuple[type[dspy.Signature], dict[str, Any]]:
+        """Add ``images`` (the k-th is ``[IMAGE-k]``) to the call; here as one ``list[dspy.Image]`` field,
+        which DSPy sends as image parts in list order."""
+        signature = signature.append("images", dspy.InputField(
+            desc="The images referred to as [IMAGE-1], [IMAGE-2], ... in the examples, in that order."),
+            type_=list[dspy.Image])
+        return signature, {**inputs, "images": list(images)}
 
     def propose_one(self, instruction: str, records: Sequence[Mapping[str, Any]]) -> str:
         signature, inputs = self.build_inputs(instruction, records)
