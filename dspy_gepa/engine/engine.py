@@ -39,6 +39,7 @@ from dspy_gepa.engine.proposals import (
     ProposalGen,
     Reflect,
     ReflectionResult,
+    final_validation,
     merge_proposal,
     reflective_proposal,
     seed_proposal,
@@ -210,7 +211,11 @@ class Engine:
         self.rng = random.Random(config.seed)
         self.sampler = EpochShuffledSampler(list(range(len(self.trainset))), config.minibatch_size,
                                             random.Random(config.seed + 1))
-        self.screen_rng = random.Random(config.seed + 2)
+        size = config.screen_size(len(self.val_ids))
+        self.screen = sorted(random.Random(config.seed + 2).sample(self.val_ids, size)) \
+            if size < len(self.val_ids) else []
+        # Held back from the search so the best screened candidate can always be validated in full.
+        self.final_reserve = len(self.val_ids) - len(self.screen) if self.screen else 0
         self.merge_book = MergeBook()
         self.concurrency = config.max_concurrent_proposals
 
@@ -224,6 +229,7 @@ class Engine:
         self.next_commit = 0
         self.pending: Plan | None = None
         self.stopping = False
+        self.searching = True
         self.stop_reason = ""
         self.last_commit_added = False
         self.consecutive_failures: list[str] = []
@@ -309,6 +315,9 @@ class Engine:
         if not self.stop_reason:
             self.stop_reason = "no further proposal could start"
         best = self.state.best_idx()
+        if best == 0 and len(self.state.candidates) > 0:
+            logger.warning("GEPA found no program better than the seed on the validation set (%s); the seed's "
+                           "instructions are returned unchanged.", self.stop_reason)
         logger.info("GEPA finished (%s): %d candidates, best #%d with validation score %.4f, %d metric calls.",
                     self.stop_reason, len(self.state.candidates), best, self.state.mean(best), self.used)
         self.bus.emit(ev.RunFinished(best_idx=best, best_val_mean=self.state.mean(best), total_metric_calls=self.used,
@@ -341,6 +350,8 @@ class Engine:
     def _start(self, plan: Plan) -> None:
         if plan.kind == "seed":
             gen = seed_proposal(plan, self.val_ids)
+        elif plan.kind == "final":
+            gen = final_validation(plan, self.val_ids)
         elif plan.kind == "merge":
             gen = merge_proposal(plan, self.val_ids, self._known_at_plan(plan))
         else:
@@ -516,7 +527,9 @@ class Engine:
         for key in own_validation:
             self.committed_at.setdefault(key, self.next_commit)
         new_idx = None
-        if outcome.adds_candidate:
+        if plan.kind == "final":
+            self._complete_validation(plan, outcome, replayed)
+        elif outcome.adds_candidate:
             if plan.kind != "seed" and candidate_hash(outcome.child) in self.state.index_by_hash:
                 outcome = ProposalOutcome("duplicate", "an identical candidate was added while this one was in flight",
                                           parent_scores=outcome.parent_scores, child_scores=outcome.child_scores,
@@ -546,6 +559,17 @@ class Engine:
                                            replayed=replayed))
         self._check_failures()
 
+    def _complete_validation(self, plan: Plan, outcome: ProposalOutcome, replayed: bool) -> None:
+        idx = plan.parent_ids[0]
+        best_before = self.state.best_idx()
+        self.state.complete(idx, outcome.val_scores)
+        self.bus.emit(ev.CandidateValidated(idx=idx, val_scores=dict(outcome.val_scores),
+                                            val_mean=self.state.mean(idx), replayed=replayed))
+        best = self.state.best_idx()
+        if best != best_before:
+            self.bus.emit(ev.BestChanged(idx=best, candidate=dict(self.state.candidates[best]),
+                                         val_mean=self.state.mean(best), replayed=replayed))
+
     def _check_seed(self, run: _Run) -> None:
         errors = [self.results[k].error for k in sorted(run.keys)]
         if errors and all(errors):
@@ -566,9 +590,7 @@ class Engine:
             self.consecutive_failures.clear()
         else:
             self.consecutive_failures.append(f"proposal {plan.seq}: {outcome.status}: {outcome.reason}")
-        # Proposals that can teach nothing new: every example already perfect, or a candidate we already have.
-        idle = outcome.status in ("skipped_perfect", "duplicate")
-        self.consecutive_idle = self.consecutive_idle + 1 if idle else 0
+        self.consecutive_idle = self.consecutive_idle + 1 if outcome.idle else 0
 
     def _check_failures(self) -> None:
         limit = self.config.max_consecutive_failures
@@ -583,9 +605,15 @@ class Engine:
     def _reserved(self) -> int:
         return sum(run.plan.reservation for run in self.runs.values())
 
-    def _affordable(self, reservation: int) -> bool:
+    def _affordable(self, plan: Plan) -> bool:
+        """Whether ``plan``'s worst case fits. The search may not touch the reserve kept for validating
+        the best screened candidate on the whole valset at the end."""
         cap = self.config.max_metric_calls
-        return cap is None or len(self.committed_at) + self._reserved() + reservation <= cap
+        if cap is None:
+            return True
+        if plan.kind != "final":
+            cap -= self.final_reserve
+        return len(self.committed_at) + self._reserved() + plan.reservation <= cap
 
     def _try_start(self) -> None:
         while not self.stopping:
@@ -593,33 +621,65 @@ class Engine:
             if self.pending is None:
                 if self.next_commit < max(1, k - self.concurrency + 1):
                     return
-                reason = self._stop_condition()
-                if reason:
-                    self._stop(reason)
-                    return
-                self.pending = self._plan(k)
-            if not self._affordable(self.pending.reservation):
+                if self.searching:
+                    reason = self._stop_condition()
+                    if reason:
+                        self._end_search(reason)
+                        continue
+                    self.pending = self._plan(k)
+                else:
+                    if self.runs:
+                        return  # final validations start once the search has drained
+                    self.pending = self._plan_final(k)
+                    if self.pending is None:
+                        self._stop()
+                        return
+            if not self._affordable(self.pending):
                 if self.runs:
                     return  # in-flight proposals may release part of their reservations
                 left = self.config.max_metric_calls - len(self.committed_at)
-                self._stop(f"budget exhausted: {left} metric calls left, the next proposal may need "
-                           f"{self.pending.reservation}")
+                if self.searching:
+                    self._end_search(f"budget exhausted: {left} metric calls left, the next proposal may need "
+                                     f"{self.pending.reservation}" + (f" and {self.final_reserve} are kept for the "
+                                                                      "final validation" if self.final_reserve else ""))
+                    continue
+                self._stop()
                 return
             plan, self.pending = self.pending, None
             self.next_seq += 1
             self._start(plan)
 
-    def _stop(self, reason: str) -> None:
-        self.stopping = True
+    def _end_search(self, reason: str) -> None:
+        self.searching = False
         self.stop_reason = reason
         self.pending = None
-        logger.info("Stopping: %s.", reason)
+        logger.info("Search stops: %s.", reason)
+
+    def _stop(self) -> None:
+        self.stopping = True
+        self.pending = None
+
+    def _plan_final(self, seq: int) -> Plan | None:
+        """The best screened candidate not yet validated on every example, if it might beat the best
+        validated one (compared on the screen, where both have scores)."""
+        state = self.state
+        if not self.screen:
+            return None
+        on_screen = {i: sum(state.val_scores[i][v] for v in self.screen) for i in range(len(state.candidates))}
+        best_full = state.best_idx()
+        pending = [i for i in on_screen if not state.is_full(i) and on_screen[i] >= on_screen[best_full]]
+        if not pending:
+            return None
+        idx = max(pending, key=lambda i: (on_screen[i], -i))
+        return Plan(seq=seq, kind="final", parent_ids=[idx], candidate=dict(state.candidates[idx]),
+                    parent_val_scores=[dict(state.val_scores[idx])],
+                    reservation=len(self.val_ids) - len(state.val_scores[idx]))
 
     def _stop_condition(self) -> str:
         limit = max(10, 2 * math.ceil(len(self.trainset) / self.config.minibatch_size))
         if self.consecutive_idle >= limit:
             return (f"converged: the last {self.consecutive_idle} proposals found every minibatch example already "
-                    "perfect or re-proposed existing candidates")
+                    "perfect, or proposed no new text")
         view = StateView(self.state, self.next_seq)
         for callback in self.config.stop_callbacks:
             if callback(view):
@@ -637,7 +697,8 @@ class Engine:
                 self.merge_book.attempts += 1
                 return Plan(seq=seq, kind="merge", parent_ids=list(merge.parents), candidate=merge.candidate,
                             parent_val_scores=[dict(state.val_scores[p]) for p in merge.parents],
-                            reservation=len(self.val_ids), merge=merge)
+                            **self._validation_snapshot(), reservation=len(self.screen or self.val_ids),
+                            merge=merge)
         parent = CANDIDATE_SELECTORS[cfg.candidate_selection](state, self.rng)
         minibatch = self.sampler.next()
         if cfg.component_selector == "round_robin":
@@ -648,13 +709,16 @@ class Engine:
             components = []  # the custom selector sees the parent's rollouts first
         parent_hash = state.hashes[parent]
         uncached = sum(1 for i in set(minibatch) if RolloutKey(parent_hash, "train", i) not in self.committed_at)
-        screen_size = cfg.screen_size(len(self.val_ids))
-        screen = sorted(self.screen_rng.sample(self.val_ids, screen_size)) if screen_size < len(self.val_ids) else []
         return Plan(seq=seq, kind="reflective", parent_ids=[parent], candidate=dict(state.candidates[parent]),
                     minibatch=minibatch, components=components,
-                    parent_val_scores=[dict(state.val_scores[parent])],
-                    front_best=state.best_score_per_example() if screen else {}, screen=screen,
-                    reservation=uncached + len(set(minibatch)) + len(self.val_ids))
+                    parent_val_scores=[dict(state.val_scores[parent])], **self._validation_snapshot(),
+                    reservation=uncached + len(set(minibatch)) + len(self.screen or self.val_ids))
+
+    def _validation_snapshot(self) -> dict[str, Any]:
+        """What ``proposals.validate`` compares a child with, frozen when the proposal is planned."""
+        if not self.screen:
+            return {}
+        return {"screen": self.screen, "front_best": self.state.best_score_per_example()}
 
     # ------------------------------------------------------------------ shutdown
 

@@ -91,6 +91,15 @@ class CandidateAdded(Event):
 
 
 @dataclass
+class CandidateValidated(Event):
+    """A candidate kept on its screen scores was validated on every example (``staged`` policy)."""
+
+    idx: int
+    val_scores: dict[int, float]
+    val_mean: float
+
+
+@dataclass
 class BestChanged(Event):
     idx: int
     candidate: Candidate

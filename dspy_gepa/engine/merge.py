@@ -44,7 +44,8 @@ def combine(state: State, ancestor: int, i: int, j: int, rng: random.Random) -> 
     """Each component from the descendant that changed it; when both changed it differently, from the one
     with the higher mean validation score (a coin decides ties)."""
     a, ci, cj = state.candidates[ancestor], state.candidates[i], state.candidates[j]
-    mi, mj = state.mean(i), state.mean(j)
+    means = state.common_means()
+    mi, mj = means[i], means[j]
     merged: Candidate = {}
     sources: list[int] = []
     for name in state.component_names:
@@ -87,7 +88,7 @@ def plan_merge(state: State, book: MergeBook, rng: random.Random, subsample_size
     pool = sorted(state.pareto_candidates())
     if len(pool) < 2:
         return None
-    means = state.means()
+    means = state.common_means()
     for _ in range(max_tries):
         i, j = sorted(rng.sample(pool, 2))
         anc_i, anc_j = state.ancestors(i), state.ancestors(j)

@@ -102,37 +102,42 @@ def reflective_proposal(
         return ProposalOutcome("rejected", f"minibatch score {sum(child_scores):g} <= parent's {sum(parent_scores):g}",
                                child=child, parent_scores=parent_scores, child_scores=child_scores,
                                components=components)
-    val_scores, screened_out = yield from validate(child, plan, val_ids)
-    if screened_out:
-        return ProposalOutcome("screened_out", screened_out, child=child, parent_scores=parent_scores,
+    val_scores, dropped = yield from validate(child, plan, val_ids, parent=plan.parent_val_scores[0])
+    if dropped:
+        return ProposalOutcome("screened_out", dropped, child=child, parent_scores=parent_scores,
                                child_scores=child_scores, val_scores=val_scores, components=components)
     return ProposalOutcome("accepted", child=child, parent_scores=parent_scores, child_scores=child_scores,
                            val_scores=val_scores, components=components)
 
 
-def validate(child: Candidate, plan: Plan, val_ids: list[int]) -> Generator[Evaluate, Any, tuple[dict, str]]:
-    """Scores of a minibatch-accepted child on the valset, and a reason when it was screened out.
+def validate(child: Candidate, plan: Plan, val_ids: list[int], parent: dict[int, float] | None
+             ) -> Generator[Evaluate, Any, tuple[dict[int, float], str]]:
+    """The validation scores of a child that passed its first test, and a reason when it is dropped.
 
-    Without a screen (the paper's policy) the child is validated on every example. With one
-    (``plan.screen``, a random part of the valset drawn when the proposal was planned) the child is
-    validated on the screen first, and on the rest only if it holds up there: at least its parent's
-    total on the screen, or a better score than any candidate so far on one of its examples. Every
-    candidate that joins the pool is validated on every example, so Pareto selection keeps its meaning.
+    Without a screen (``val_evaluation_policy="full"``, the paper's) the child is scored on every
+    validation example. With one (``"staged"``: ``plan.screen``, the same random part of the valset for
+    every candidate) it is scored on the screen only, and dropped if it scores below its ``parent`` there
+    without beating every candidate on some screen example (``parent`` None skips this test: a merge has
+    passed its own). Screened candidates are validated on every example at the end of the run, best
+    first, by :func:`final_validation`.
     """
-    screen = [v for v in plan.screen if v in set(val_ids)]
+    screen = plan.screen
     if not screen or len(screen) >= len(val_ids):
-        rollouts = yield Evaluate(child, "val", val_ids)
-        return _by_id(val_ids, rollouts), ""
+        return _by_id(val_ids, (yield Evaluate(child, "val", val_ids))), ""
     scores = _by_id(screen, (yield Evaluate(child, "val", screen)))
-    parent = plan.parent_val_scores[0]
-    child_total, parent_total = sum(scores.values()), sum(parent[v] for v in screen)
-    new_best = [v for v in screen if scores[v] > plan.front_best.get(v, float("-inf"))]
-    if child_total < parent_total and not new_best:
-        return scores, (f"validation screen of {len(screen)} examples: {child_total:g} < parent's {parent_total:g}, "
-                        "and no example where it beats every candidate")
-    rest = [v for v in val_ids if v not in scores]
-    scores.update(_by_id(rest, (yield Evaluate(child, "val", rest))))
-    return {v: scores[v] for v in val_ids}, ""
+    total = sum(scores.values())
+    beats_front = any(scores[v] > plan.front_best.get(v, float("-inf")) for v in screen)
+    if parent is not None and total < sum(parent[v] for v in screen) and not beats_front:
+        return scores, (f"validation screen of {len(screen)} examples: {total:g} < parent's "
+                        f"{sum(parent[v] for v in screen):g}, and no example where it beats every candidate")
+    return scores, ""
+
+
+def final_validation(plan: Plan, val_ids: list[int]) -> ProposalGen:
+    """Score a screened candidate on the rest of the valset, so it can be returned."""
+    rest = [v for v in val_ids if v not in plan.parent_val_scores[0]]
+    scores = {**plan.parent_val_scores[0], **_by_id(rest, (yield Evaluate(plan.candidate, "val", rest)))}
+    return ProposalOutcome("validated", child=plan.candidate, val_scores={v: scores[v] for v in val_ids})
 
 
 def merge_proposal(plan: Plan, val_ids: list[int], known_candidates: Callable[[Candidate], bool]) -> ProposalGen:
@@ -147,10 +152,10 @@ def merge_proposal(plan: Plan, val_ids: list[int], known_candidates: Callable[[C
         return ProposalOutcome("merge_rejected",
                                f"screen score {sum(screen_scores):g} < best parent's {max(parent_sums):g}",
                                child=merged, parent_scores=parent_sums, child_scores=screen_scores)
-    # The screened examples are cached under the same keys, so the full validation reuses them.
-    val_rollouts = yield Evaluate(merged, "val", val_ids)
+    # The subsample's rollouts are cached under the same keys, so validation reuses them.
+    val_scores, _ = yield from validate(merged, plan, val_ids, parent=None)
     return ProposalOutcome("merge_accepted", child=merged, parent_scores=parent_sums, child_scores=screen_scores,
-                           val_scores=_by_id(val_ids, val_rollouts))
+                           val_scores=val_scores)
 
 
 def _by_id(ids: list[int], rollouts: list[Rollout]) -> dict[int, float]:

@@ -47,8 +47,14 @@ class State:
         # A child continues the round-robin where its most advanced parent left off.
         self.round_robin_next.append(max((self.round_robin_next[p] for p in parents), default=0))
         self.index_by_hash.setdefault(h, idx)
-        self.num_full_val_evals += 1
+        if len(val_scores) == len(self.val_ids):
+            self.num_full_val_evals += 1
         return idx
+
+    def complete(self, idx: int, val_scores: dict[int, float]) -> None:
+        """Replace a screened candidate's scores by its scores on the whole valset."""
+        self.val_scores[idx] = dict(val_scores)
+        self.num_full_val_evals += 1
 
     def mean(self, idx: int) -> float:
         scores = self.val_scores[idx]
@@ -57,26 +63,34 @@ class State:
     def means(self) -> list[float]:
         return [self.mean(i) for i in range(len(self.candidates))]
 
+    def common_means(self) -> list[float]:
+        """Mean scores over the examples every candidate was scored on, so screened candidates compare fairly."""
+        ids = self.common_ids()
+        return [sum(scores[v] for v in ids) / len(ids) if ids else 0.0 for scores in self.val_scores]
+
+    def is_full(self, idx: int) -> bool:
+        """Validated on every example (screened candidates have scores on the screen only)."""
+        return len(self.val_scores[idx]) == len(self.val_ids)
+
     def best_idx(self) -> int:
-        """Highest mean validation score; the earliest candidate wins ties."""
+        """Highest mean validation score among fully validated candidates; the earliest wins ties."""
         means = self.means()
-        return max(range(len(means)), key=lambda i: (means[i], -i))
+        full = [i for i in range(len(means)) if self.is_full(i)] or list(range(len(means)))
+        return max(full, key=lambda i: (means[i], -i))
+
+    def common_ids(self) -> list[int]:
+        """Validation examples every candidate has a score on: all of them unless some were only screened."""
+        ids = set(self.val_ids)
+        for scores in self.val_scores:
+            ids &= scores.keys()
+        return sorted(ids)
 
     def fronts(self) -> dict[int, set[int]]:
-        """For each validation example, the candidates that reach the best score seen on it."""
+        """For each validation example every candidate was scored on, the candidates with the best score."""
         fronts: dict[int, set[int]] = {}
-        for vid in self.val_ids:
-            best = None
-            members: set[int] = set()
-            for idx, scores in enumerate(self.val_scores):
-                if vid not in scores:
-                    continue
-                s = scores[vid]
-                if best is None or s > best:
-                    best, members = s, {idx}
-                elif s == best:
-                    members.add(idx)
-            fronts[vid] = members
+        for vid in self.common_ids():
+            best = max(scores[vid] for scores in self.val_scores)
+            fronts[vid] = {i for i, scores in enumerate(self.val_scores) if scores[vid] == best}
         return fronts
 
     def best_score_per_example(self) -> dict[int, float]:
@@ -96,20 +110,6 @@ class State:
                 stack.extend(self.parents[p])
         return seen
 
-    def dominates(self, a: int, b: int) -> bool:
-        """``a`` is at least as good as ``b`` on every validation example both have, and better on one."""
-        sa, sb = self.val_scores[a], self.val_scores[b]
-        common = sa.keys() & sb.keys()
-        if not common:
-            return False
-        better = False
-        for vid in common:
-            if sa[vid] < sb[vid]:
-                return False
-            if sa[vid] > sb[vid]:
-                better = True
-        return better
-
     def pareto_candidates(self) -> dict[int, int]:
         """The candidates parents are drawn from, each with its sampling weight (the number of
         validation examples it is best on).
@@ -125,7 +125,7 @@ class State:
         for members in fronts:
             for idx in members:
                 freq[idx] = freq.get(idx, 0) + 1
-        means = self.means()
+        means = self.common_means()
         remaining = sorted(freq, key=lambda i: (means[i], i))
         dropped = True
         while dropped:

@@ -79,7 +79,7 @@ class EvaluationBatch:
 class ProposalOutcome:
     """How one proposal ended. ``status`` is one of: seed, accepted, rejected (minibatch),
     screened_out (validation screen), skipped_perfect, reflection_failed, unchanged, duplicate,
-    merge_accepted, merge_rejected."""
+    merge_accepted, merge_rejected, validated (a screened candidate's final validation)."""
 
     status: str
     reason: str = ""
@@ -95,6 +95,11 @@ class ProposalOutcome:
 
     @property
     def usable(self) -> bool:
-        """False when reflection gave nothing that could be tried (counts toward the failure limit). A
-        duplicate of an existing candidate is a sign of convergence instead, handled as a stop condition."""
-        return self.status not in ("reflection_failed", "unchanged")
+        """False when reflection failed: an error or a reply that cannot be used (counts toward the
+        failure limit). Proposals that are merely idle — unchanged text, a duplicate, a perfect minibatch
+        — are signs of convergence instead, handled as a stop condition."""
+        return self.status != "reflection_failed"
+
+    @property
+    def idle(self) -> bool:
+        return self.status in ("skipped_perfect", "duplicate", "unchanged")
