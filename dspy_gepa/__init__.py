@@ -14,6 +14,7 @@ from dspy_gepa.exceptions import (
     MetricError,
     ProgramError,
     ReflectionError,
+    TrackingError,
     UnusableProposalError,
 )
 from dspy_gepa.optimizer import GEPA
@@ -37,6 +38,7 @@ __all__ = [
     "ReflectionError",
     "ReflectionLimits",
     "ScoreWithFeedback",
+    "TrackingError",
     "UnusableProposalError",
     "__version__",
 ]

@@ -21,6 +21,9 @@ from dspy_gepa.engine.budget import AUTO_CANDIDATES, auto_budget
 from dspy_gepa.engine.journal import JOURNAL_NAME, read_journal
 from dspy_gepa.exceptions import ConfigurationError
 from dspy_gepa.results import DspyGEPAResult
+from dspy_gepa.tracking import GEPA_KWARGS_KEYS as _TRACKING_GEPA_KWARGS
+from dspy_gepa.tracking import TrackingOptions
+from dspy_gepa.tracking import attach as attach_tracking
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ BEST_PROGRAM_NAME = "best_program.json"
 
 # gepa_kwargs keys dspy.GEPA forwards to the gepa package, and what we do with each.
 _GEPA_KWARGS_SUPPORTED = {"stop_callbacks", "batch_sampler", "val_evaluation_policy"}
+_GEPA_KWARGS_SUPPORTED |= set(_TRACKING_GEPA_KWARGS)
 _GEPA_KWARGS_IGNORED = {"use_cloudpickle": "the journal is JSON; nothing is pickled",
                         "merge_val_overlap_floor": "candidates are always validated on the whole valset"}
 
@@ -92,6 +96,12 @@ class GEPA(Teleprompter):
         max_consecutive_failures: int = 5,
         max_reflective_records: int = 10,
         max_reflective_chars: int = 6000,
+        mlflow_tracking_uri: str | None = None,
+        mlflow_experiment_name: str | None = None,
+        wandb_attach_existing: bool | None = None,
+        mlflow_attach_existing: bool | None = None,
+        tracking_key_prefix: str = "gepa/",
+        progress: bool | None = None,
     ):
         super().__init__()
         check_metric_signature(metric)
@@ -157,6 +167,12 @@ class GEPA(Teleprompter):
         self.max_concurrent_proposals = max_concurrent_proposals
         self.max_consecutive_failures = max_consecutive_failures
         self.reflection_limits = ReflectionLimits(max_reflective_records, max_reflective_chars)
+        self.tracking_options = TrackingOptions.resolve(
+            use_wandb=use_wandb, wandb_api_key=wandb_api_key, wandb_init_kwargs=wandb_init_kwargs,
+            wandb_attach_existing=wandb_attach_existing, use_mlflow=use_mlflow,
+            mlflow_tracking_uri=mlflow_tracking_uri, mlflow_experiment_name=mlflow_experiment_name,
+            mlflow_attach_existing=mlflow_attach_existing, tracking_key_prefix=tracking_key_prefix,
+            progress=progress, gepa_kwargs=self.gepa_kwargs)
 
     def _check_gepa_kwargs(self) -> None:
         kw = self.gepa_kwargs
@@ -212,6 +228,7 @@ class GEPA(Teleprompter):
             "max_consecutive_failures": self.max_consecutive_failures,
             "max_reflective_records": self.reflection_limits.max_records,
             "max_reflective_chars": self.reflection_limits.max_chars,
+            **self.tracking_options.params(),
         }
 
     # ------------------------------------------------------------------ compile
@@ -275,6 +292,7 @@ class GEPA(Teleprompter):
         bus = EventBus()
         if self.log_dir is not None:
             bus.subscribe(_BestProgramSaver(adapter, Path(self.log_dir)))
+        attach_tracking(bus, self, adapter=adapter)
         engine = Engine(adapter, trainset, valset, seed_candidate, config, bus=bus, log_dir=self.log_dir,
                         fingerprint_extra={"metric": metric_name(self.metric_fn), "failure_score": self.failure_score,
                                            "add_format_failure_as_feedback": self.add_format_failure_as_feedback,
