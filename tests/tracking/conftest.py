@@ -22,3 +22,43 @@ def recorded_run(tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("recorded") / "run"
     optimized = run_gepa(log_dir)
     return log_dir, optimized
+
+
+# ----------------------------------------------------------------------------- MLflow against a real store
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory):
+    """An empty sqlite tracking store, created once (MLflow's schema migrations take seconds)."""
+    import contextlib
+
+    pytest.importorskip("mlflow", reason="mlflow is not installed: pip install 'dspy-gepa[mlflow]'")
+    from mlflow import MlflowClient
+
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    with contextlib.chdir(folder):
+        MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
+    return folder / "mlflow.db"
+
+
+@pytest.fixture
+def mlflow_store(mlflow_template, tmp_path, monkeypatch):
+    """A fresh local store (sqlite file + artifacts in tmp_path) as MLflow's tracking URI; global MLflow
+    state (URI, active experiment, active runs) is restored afterwards."""
+    import shutil
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    db = tmp_path / "mlflow.db"
+    shutil.copy(mlflow_template, db)
+    uri = f"sqlite:///{db}"
+    monkeypatch.chdir(tmp_path)  # experiments created here keep their artifacts under tmp_path/mlruns
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    mlflow.set_tracking_uri(uri)
+    yield uri, MlflowClient(uri)
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)
+    mlflow.tracking.fluent._active_experiment_id = None
