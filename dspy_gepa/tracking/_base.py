@@ -22,6 +22,7 @@ import importlib.metadata
 import json
 import logging
 import math
+import os
 import platform
 import re
 import tempfile
@@ -71,6 +72,8 @@ def safe_params(params: dict[str, Any]) -> dict[str, str | int | float | bool | 
     for key, value in params.items():
         if _SECRET_KEY.search(key):
             continue
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
         if isinstance(value, float) and not math.isfinite(value):
             value = repr(value)
         elif isinstance(value, list | tuple):

@@ -62,3 +62,27 @@ def mlflow_store(mlflow_template, tmp_path, monkeypatch):
         mlflow.end_run()
     mlflow.set_tracking_uri(None)
     mlflow.tracking.fluent._active_experiment_id = None
+
+
+# ----------------------------------------------------------------------------- W&B in offline mode
+
+
+@pytest.fixture
+def wandb_offline(tmp_path, monkeypatch):
+    """W&B in offline mode with every directory it writes in tmp_path; never reaches the network."""
+    wandb = pytest.importorskip("wandb", reason="wandb is not installed: pip install 'dspy-gepa[wandb]'")
+    root = tmp_path / "wandb-root"
+    for var, sub in (("WANDB_DIR", ""), ("WANDB_CONFIG_DIR", "config"), ("WANDB_CACHE_DIR", "cache"),
+                     ("WANDB_DATA_DIR", "data"), ("WANDB_ARTIFACT_DIR", "artifacts")):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        monkeypatch.setenv(var, str(root / sub))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_CONSOLE", "off")
+    monkeypatch.setenv("WANDB_DISABLE_GIT", "true")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    wandb.teardown()  # wandb reads its settings once per process setup: start from this environment
+    yield root
+    if wandb.run is not None:
+        wandb.run.finish()
+    wandb.teardown()
