@@ -193,3 +193,13 @@ def test_commands_on_a_directory_without_journal(tmp_path, capsys):
     assert "No journal" in capsys.readouterr().err
     assert main(["report", str(tmp_path)]) == 1
     assert not (tmp_path / "report.html").exists()
+
+
+def test_module_entry_point_runs_the_cli(recorded_run):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "dspy_gepa.cli", "show", str(recorded_run[0]), "--no-instructions"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("GEPA run in ") and "Pareto front:" in done.stdout
