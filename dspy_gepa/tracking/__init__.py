@@ -78,7 +78,9 @@ class TrackingSession:
         self.records = RunRecords(log_dir)
         self.ctx = RunContext(params=params, log_dir=Path(log_dir) if log_dir is not None else None,
                               records=self.records, save_program=save_program)
-        self.subscribers: list[Any] = [self.records]
+        # The records feed the report; without log_dir only a tracker needs them (kept in memory then).
+        needs_records = log_dir is not None or options.use_wandb or options.use_mlflow
+        self.subscribers: list[Any] = [self.records] if needs_records else []
         if log_dir is not None:
             self.subscribers.append(ReportWriter(log_dir, self.records))
         self.progress = ProgressBar() if progress_enabled(options.progress) else None
@@ -102,13 +104,14 @@ class TrackingSession:
     def _start(self, event: ev.Event) -> None:
         if not isinstance(event, ev.RunStarted):
             return
-        started: list[ExperimentTracker] = []
         try:
             for tracker in self.trackers:
                 tracker.start(event)
-                started.append(tracker)
         except Exception as exc:
-            for tracker in started:
+            for tracker in self.trackers:
+                if not tracker.started:
+                    continue
+                tracker.started = False
                 try:
                     tracker.backend.finish(failed=True)
                 except Exception:  # pragma: no cover - best effort while already failing

@@ -28,7 +28,7 @@ import re
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +109,6 @@ class RunContext:
     log_dir: Path | None
     records: RunRecords
     save_program: Callable[[dict[str, str], Path], None] | None = None
-    stored: dict[str, Any] = field(default_factory=dict)
 
     def load_state(self) -> dict[str, Any]:
         if self.log_dir is None:
@@ -194,7 +193,7 @@ class ExperimentTracker:
         self.components = list(event.seed_candidate)
         stored = self.ctx.load_state()
         remember = self.backend.start(resumed=event.resumed, stored=stored, components=self.components)
-        self.started = True
+        self.started = True  # from here on the backend has a run to finish, whatever happens next
         if remember:
             self.ctx.save_state(**remember)
         config = getattr(event, "config", {}) or {}

@@ -65,8 +65,10 @@ class RunRecords:
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self._memory = MemoryJournal() if self.log_dir is None else None
         self._terminal: dict[str, Any] | None = None
+        self._final: list[dict[str, Any]] | None = None  # read once the run has ended
 
     def __call__(self, event: ev.Event) -> None:
+        self._final = None
         if isinstance(event, ev.RunStarted):
             self._terminal = None
         if isinstance(event, ev.RunFinished | ev.RunFailed):
@@ -77,7 +79,11 @@ class RunRecords:
     def records(self) -> list[dict[str, Any]]:
         if self._memory is not None:
             return list(self._memory.records)
+        if self._final is not None:
+            return list(self._final)
         records = read_journal(self.log_dir / JOURNAL_NAME).records
         if self._terminal is not None and (not records or records[-1].get("type") not in TERMINAL_TYPES):
             records.append(self._terminal)
-        return records
+        if self._terminal is not None:
+            self._final = records
+        return list(records)

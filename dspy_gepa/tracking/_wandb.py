@@ -133,9 +133,7 @@ class WandbBackend(Backend):
         if program is not None:
             name = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.prefix).strip("-.")
             artifact = self.wandb.Artifact(f"{name}-best-program" if name else "best-program", type="model",
-                                           description="Best program found by dspy-gepa (program.save JSON).",
-                                           metadata={"best_idx": rows and max(rows, key=lambda r: r["val_score"])
-                                                     ["idx"]})
+                                           description="Best program found by dspy-gepa (program.save JSON).")
             artifact.add_file(str(program), name="best_program.json")
             self.run.log_artifact(artifact)
 
