@@ -113,6 +113,7 @@ def test_attach_true_without_an_active_run_fails_before_any_lm_call(mlflow_store
     assert refl.engine.calls == []
 
 
+@pytest.mark.slow
 def test_resumed_optimization_continues_its_run_without_logging_twice(mlflow_store, tmp_path):
     uri, client = mlflow_store
     log = tmp_path / "log"

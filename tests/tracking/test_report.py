@@ -195,6 +195,7 @@ def test_commands_on_a_directory_without_journal(tmp_path, capsys):
     assert not (tmp_path / "report.html").exists()
 
 
+@pytest.mark.slow
 def test_module_entry_point_runs_the_cli(recorded_run):
     import subprocess
     import sys

@@ -33,6 +33,7 @@ def scan(name, data):
     assert match is None, f"{name} holds a credential-looking value: {match and match.group(0)}"
 
 
+@pytest.mark.slow
 def test_nothing_logged_holds_a_key(wandb_offline, mlflow_store, tmp_path, capfd, caplog, monkeypatch):
     uri, client = mlflow_store
     # The reflection LM holds a key but is never called (a scripted proposer does the reflecting); a

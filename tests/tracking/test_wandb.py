@@ -99,6 +99,7 @@ def test_config_is_json_safe(wandb_offline):
     assert not any(k.startswith("gepa/") for k in run.config)
 
 
+@pytest.mark.slow
 def test_resumed_optimization_resumes_its_run_without_logging_twice(wandb_offline, tmp_path):
     from ..helpers import Counter
     from ..test_resume_and_failures import counting_task
