@@ -59,6 +59,17 @@ class GEPA(Teleprompter):
         max_consecutive_failures: unusable reflections in a row before the run stops with an error.
         max_reflective_records / max_reflective_chars: bounds on the reflective dataset (records per
             component, characters per field), so reflection prompts cannot grow without limit.
+
+    Tracking and reporting (docs/tracking.md); all but ``progress`` are also accepted in ``gepa_kwargs``,
+    where dspy.GEPA users pass them:
+        mlflow_tracking_uri / mlflow_experiment_name: where a run GEPA starts itself is logged.
+        wandb_attach_existing / mlflow_attach_existing: None logs into an active run of the host if
+            there is one and starts a run otherwise; True requires an active run; False always starts
+            a run of GEPA's own.
+        tracking_key_prefix: prefix of every logged key, so GEPA's keys never mix with the host's.
+        progress: the progress bar; None shows it only when stderr is a terminal.
+    With ``log_dir``, ``log_dir/report.html`` is written when the run ends; ``dspy-gepa report LOG_DIR``
+    writes it at any time.
     """
 
     def __init__(
@@ -96,6 +107,7 @@ class GEPA(Teleprompter):
         max_consecutive_failures: int = 5,
         max_reflective_records: int = 10,
         max_reflective_chars: int = 6000,
+        # Tracking and reporting (dspy_gepa.tracking):
         mlflow_tracking_uri: str | None = None,
         mlflow_experiment_name: str | None = None,
         wandb_attach_existing: bool | None = None,
