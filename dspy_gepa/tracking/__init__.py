@@ -8,6 +8,7 @@ end of a run), the progress bar, and the W&B / MLflow trackers.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,9 @@ class ReportWriter:
         self.log_dir = Path(log_dir)
         self.records = records
 
+    def __repr__(self) -> str:
+        return f"<report writer for {self.log_dir}>"
+
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.RunFinished | ev.RunFailed):
             path = write_report(self.log_dir, records=self.records.records())
@@ -97,16 +101,18 @@ class TrackingSession:
             self.trackers.append(ExperimentTracker(MlflowBackend(options), self.ctx))
 
     def subscribe(self, bus: ev.EventBus) -> None:
-        bus.subscribe(self._start, critical=True)
+        lock = threading.RLock()  # subscribers keep state; deliver one event at a time whatever thread emits
+        bus.subscribe(_Serialized(self._start, lock), critical=True)
         for subscriber in [*self.subscribers, *self.trackers]:
-            bus.subscribe(subscriber)
+            bus.subscribe(_Serialized(subscriber, lock))
 
     def _start(self, event: ev.Event) -> None:
         if not isinstance(event, ev.RunStarted):
             return
         try:
             for tracker in self.trackers:
-                tracker.start(event)
+                if not tracker.started:
+                    tracker.start(event)
         except Exception as exc:
             for tracker in self.trackers:
                 if not tracker.started:
@@ -121,6 +127,19 @@ class TrackingSession:
             if isinstance(exc, TrackingError):
                 raise
             raise TrackingError(f"Experiment tracking could not start: {type(exc).__name__}: {exc}") from exc
+
+
+class _Serialized:
+    def __init__(self, subscriber: Any, lock: threading.RLock):
+        self.subscriber = subscriber
+        self.lock = lock
+
+    def __call__(self, event: ev.Event) -> None:
+        with self.lock:
+            self.subscriber(event)
+
+    def __repr__(self) -> str:
+        return repr(self.subscriber)
 
 
 def attach(bus: ev.EventBus, optimizer: Any, *, adapter: Any = None) -> TrackingSession:

@@ -187,6 +187,9 @@ class ExperimentTracker:
         self.cost = CostMeter()
         self.metric_calls = 0
 
+    def __repr__(self) -> str:
+        return f"<{self.backend.name} tracker>"
+
     # The engine emits RunStarted once; starting is done by the session's critical subscriber so that a
     # tracker that cannot start stops the run before any LM call.
     def start(self, event: ev.RunStarted) -> None:

@@ -33,6 +33,9 @@ class ProgressBar:
         self.candidates = 0
         self.cost = CostMeter()
 
+    def __repr__(self) -> str:
+        return "<progress bar>"
+
     def _open(self, total: int | None) -> None:
         from tqdm.auto import tqdm
 

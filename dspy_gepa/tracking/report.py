@@ -686,7 +686,9 @@ def render_text(run: RunView, *, instructions: bool = True, width: int = 100) ->
     lines.append(f"Metric calls: {run.metric_calls:,}{budget} · candidates: {len(run.candidates)} · "
                  f"proposals: {proposals} ({accepted} accepted){cost}")
     front = run.front_counts()
-    lines.append("Pareto front: " + ", ".join(f"#{i} (best on {k})" for i, k in front.items()))
+    ranked = sorted(front.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"#{i} (best on {k})" for i, k in ranked[:8])
+    lines.append(f"Pareto front: {shown}" + (f", and {len(ranked) - 8} more" if len(ranked) > 8 else ""))
     lineage, cur = [], best
     while cur is not None:
         lineage.append(f"#{cur.idx}")
