@@ -14,6 +14,7 @@ from dspy_gepa.exceptions import (
     MetricError,
     ProgramError,
     ReflectionError,
+    TrackingError,
     UnusableProposalError,
 )
 from dspy_gepa.optimizer import GEPA
@@ -38,6 +39,7 @@ __all__ = [
     "ReflectionError",
     "ReflectionLimits",
     "ScoreWithFeedback",
+    "TrackingError",
     "UnusableProposalError",
     "__version__",
 ]

@@ -45,3 +45,8 @@ class JournalError(GEPAError):
 
 class JournalMismatchError(JournalError):
     """The journal in ``log_dir`` was written by a run with a different configuration or data."""
+
+
+class TrackingError(GEPAError):
+    """Experiment tracking cannot start as configured: its package is missing, ``*_attach_existing=True``
+    found no active run, or the tracking backend refused to start a run. Raised before any LM call."""

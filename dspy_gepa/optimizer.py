@@ -22,6 +22,9 @@ from dspy_gepa.engine.engine import VAL_POLICIES
 from dspy_gepa.engine.journal import JOURNAL_NAME, read_journal
 from dspy_gepa.exceptions import ConfigurationError
 from dspy_gepa.results import DspyGEPAResult
+from dspy_gepa.tracking import GEPA_KWARGS_KEYS as _TRACKING_GEPA_KWARGS
+from dspy_gepa.tracking import TrackingOptions
+from dspy_gepa.tracking import attach as attach_tracking
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ BEST_PROGRAM_NAME = "best_program.json"
 
 # gepa_kwargs keys dspy.GEPA forwards to the gepa package, and what we do with each.
 _GEPA_KWARGS_SUPPORTED = {"stop_callbacks", "batch_sampler", "val_evaluation_policy"}
+_GEPA_KWARGS_SUPPORTED |= set(_TRACKING_GEPA_KWARGS)
 _GEPA_KWARGS_IGNORED = {"use_cloudpickle": "the journal is JSON; nothing is pickled",
                         "merge_val_overlap_floor": "candidates are always validated on the whole valset"}
 
@@ -56,6 +60,17 @@ class GEPA(Teleprompter):
         max_consecutive_failures: unusable reflections in a row before the run stops with an error.
         max_reflective_records / max_reflective_chars: bounds on the reflective dataset (records per
             component, characters per field), so reflection prompts cannot grow without limit.
+
+    Tracking and reporting (docs/tracking.md); all but ``progress`` are also accepted in ``gepa_kwargs``,
+    where dspy.GEPA users pass them:
+        mlflow_tracking_uri / mlflow_experiment_name: where a run GEPA starts itself is logged.
+        wandb_attach_existing / mlflow_attach_existing: None logs into an active run of the host if
+            there is one and starts a run otherwise; True requires an active run; False always starts
+            a run of GEPA's own.
+        tracking_key_prefix: prefix of every logged key, so GEPA's keys never mix with the host's.
+        progress: the progress bar; None shows it only when stderr is a terminal.
+    With ``log_dir``, ``log_dir/report.html`` is written when the run ends; ``dspy-gepa report LOG_DIR``
+    writes it at any time.
     """
 
     def __init__(
@@ -94,6 +109,13 @@ class GEPA(Teleprompter):
         max_consecutive_failures: int = 5,
         max_reflective_records: int = 10,
         max_reflective_chars: int = 6000,
+        # Tracking and reporting (dspy_gepa.tracking):
+        mlflow_tracking_uri: str | None = None,
+        mlflow_experiment_name: str | None = None,
+        wandb_attach_existing: bool | None = None,
+        mlflow_attach_existing: bool | None = None,
+        tracking_key_prefix: str = "gepa/",
+        progress: bool | None = None,
     ):
         super().__init__()
         check_metric_signature(metric)
@@ -168,6 +190,12 @@ class GEPA(Teleprompter):
         self.val_evaluation_policy = policy
         self.max_consecutive_failures = max_consecutive_failures
         self.reflection_limits = ReflectionLimits(max_reflective_records, max_reflective_chars)
+        self.tracking_options = TrackingOptions.resolve(
+            use_wandb=use_wandb, wandb_api_key=wandb_api_key, wandb_init_kwargs=wandb_init_kwargs,
+            wandb_attach_existing=wandb_attach_existing, use_mlflow=use_mlflow,
+            mlflow_tracking_uri=mlflow_tracking_uri, mlflow_experiment_name=mlflow_experiment_name,
+            mlflow_attach_existing=mlflow_attach_existing, tracking_key_prefix=tracking_key_prefix,
+            progress=progress, gepa_kwargs=self.gepa_kwargs)
 
     def _check_gepa_kwargs(self) -> None:
         kw = self.gepa_kwargs
@@ -222,6 +250,7 @@ class GEPA(Teleprompter):
             "max_consecutive_failures": self.max_consecutive_failures,
             "max_reflective_records": self.reflection_limits.max_records,
             "max_reflective_chars": self.reflection_limits.max_chars,
+            **self.tracking_options.params(),
         }
 
     # ------------------------------------------------------------------ compile
@@ -286,6 +315,7 @@ class GEPA(Teleprompter):
         bus = EventBus()
         if self.log_dir is not None:
             bus.subscribe(_BestProgramSaver(adapter, Path(self.log_dir)))
+        attach_tracking(bus, self, adapter=adapter)
         engine = Engine(adapter, trainset, valset, seed_candidate, config, bus=bus, log_dir=self.log_dir,
                         fingerprint_extra={"metric": metric_name(self.metric_fn), "failure_score": self.failure_score,
                                            "add_format_failure_as_feedback": self.add_format_failure_as_feedback,

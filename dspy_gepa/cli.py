@@ -1,0 +1,75 @@
+"""The ``dspy-gepa`` command.
+
+    dspy-gepa report LOG_DIR [--output FILE]   # one self-contained HTML report of a run (also mid-run)
+    dspy-gepa show LOG_DIR [--no-instructions]  # a short summary in the terminal
+
+Each subcommand is a ``_add_<name>(subparsers)`` function that registers its parser and sets
+``func``; add a command by writing one more and listing it in ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from dspy_gepa.exceptions import GEPAError
+
+
+def _report(args: argparse.Namespace) -> int:
+    from dspy_gepa.tracking.report import write_report
+
+    path = write_report(args.log_dir, args.output)
+    print(f"Wrote {path}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from dspy_gepa.tracking.report import summary_text
+
+    sys.stdout.write(summary_text(args.log_dir, instructions=args.instructions))
+    return 0
+
+
+def _add_report(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("report", help="write an HTML report of a run from its log_dir journal",
+                              description="Write one self-contained HTML file (lineage, instructions with diffs, "
+                                          "scores per example, Pareto front, best score against budget) from the "
+                                          "journal in LOG_DIR. Works while the run is still going.")
+    p.add_argument("log_dir", metavar="LOG_DIR", help="the log_dir given to GEPA")
+    p.add_argument("-o", "--output", metavar="FILE", help="where to write the HTML (default: LOG_DIR/report.html)")
+    p.set_defaults(func=_report)
+
+
+def _add_show(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("show", help="print a short summary of a run",
+                              description="Print the status, best candidate, budget used, Pareto front and the "
+                                          "candidates of the run in LOG_DIR.")
+    p.add_argument("log_dir", metavar="LOG_DIR", help="the log_dir given to GEPA")
+    p.add_argument("--no-instructions", dest="instructions", action="store_false",
+                   help="leave out the best candidate's instructions")
+    p.set_defaults(func=_show)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_report, _add_show]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dspy-gepa", description="Tools for dspy-gepa runs.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GEPAError as exc:
+        print(f"dspy-gepa {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Dollars spent, when something recorded them; ``None`` means unknown, never zero.
+
+Cost comes only from what the run already records: the ``usage`` of rollouts and reflections
+(``{model: {"calls", "cached", "cost", "unpriced", ...}}`` as the DSPy adapter writes it, or a flat
+``{"cost": x}``), or an event/record field holding the run's cumulative cost (``total_cost`` or
+``cost_used``). Nothing is estimated here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+CUMULATIVE_FIELDS = ("total_cost", "cost_used")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def usage_cost(usage: Any) -> float | None:
+    """Dollars in one ``usage`` record, or ``None`` when no call in it was priced."""
+    if not isinstance(usage, Mapping):
+        return None
+    flat = _number(usage.get("cost"))
+    if flat is not None:
+        return flat
+    total = None
+    for row in usage.values():
+        if not isinstance(row, Mapping):
+            continue
+        cost = _number(row.get("cost"))
+        if cost is None:
+            continue
+        calls = _number(row.get("calls"))
+        unpriced = _number(row.get("unpriced")) or 0.0
+        if calls is not None and calls - unpriced <= 0 and cost == 0:
+            continue  # every call unpriced: 0.0 here means "unknown"
+        total = (total or 0.0) + cost
+    return total
+
+
+def cumulative_cost(obj: Any) -> float | None:
+    """A cumulative cost carried by an event (attribute) or a journal record (key), if any."""
+    for name in CUMULATIVE_FIELDS:
+        value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+        number = _number(value)
+        if number is not None:
+            return number
+    return None
+
+
+class CostMeter:
+    """Adds up the cost of what a run paid for; ``total`` stays ``None`` until a cost is known."""
+
+    def __init__(self) -> None:
+        self._summed: float | None = None
+        self._cumulative: float | None = None
+
+    @property
+    def total(self) -> float | None:
+        if self._cumulative is not None:
+            return max(self._cumulative, self._summed or 0.0)
+        return self._summed
+
+    def add_usage(self, usage: Any) -> None:
+        cost = usage_cost(usage)
+        if cost is not None:
+            self._summed = (self._summed or 0.0) + cost
+
+    def observe(self, obj: Any, usage: Any = None) -> None:
+        """Take in an event or record: its cumulative cost if it has one, plus ``usage``."""
+        cumulative = cumulative_cost(obj)
+        if cumulative is not None:
+            self._cumulative = max(self._cumulative or 0.0, cumulative)
+        if usage is not None:
+            self.add_usage(usage)
+
+    def observe_event(self, event: Any) -> None:
+        rollout = getattr(event, "rollout", None)
+        usage = getattr(rollout, "usage", None) if rollout is not None else getattr(event, "usage", None)
+        self.observe(event, usage)
+
+    def observe_record(self, record: Mapping[str, Any]) -> None:
+        self.observe(record, record.get("usage") if record.get("type") in ("rollout", "reflection") else None)

@@ -1,0 +1,89 @@
+"""Journal records of the current run, for the report: from ``log_dir/journal.jsonl`` when there is one,
+kept in memory otherwise.
+
+The in-memory recorder is the engine's own :class:`JournalWriter` with ``write`` sending records to a
+list, so the report reads exactly the journal's format whichever way the records came. Rollout
+outputs and trajectories are not kept (the report does not show them), only scores, feedback and usage.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from dspy_gepa.engine import events as ev
+from dspy_gepa.engine.journal import JOURNAL_NAME, JournalWriter, read_journal
+
+TERMINAL_TYPES = ("run_finished", "run_failed")
+
+
+class _NoPayload:
+    """Codec stand-in that drops outputs and trajectories."""
+
+    def encode_output(self, output: Any) -> None:
+        return None
+
+    def encode_trajectory(self, trajectory: Any) -> None:
+        return None
+
+
+class MemoryJournal(JournalWriter):
+    """A :class:`JournalWriter` whose records stay in ``self.records``."""
+
+    def __init__(self) -> None:  # no file: JournalWriter.__init__ would open one
+        self.codec = _NoPayload()
+        self._lock = threading.Lock()
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, record: dict[str, Any], *, durable: bool = False) -> None:
+        with self._lock:
+            self.records.append(record)
+
+    def close(self) -> None:
+        pass
+
+
+def record_of(event: ev.Event) -> dict[str, Any] | None:
+    """The journal record the engine writes for ``event`` (``None`` for events it does not journal)."""
+    journal = MemoryJournal()
+    if event.replayed:
+        return None
+    journal(event)
+    return journal.records[-1] if journal.records else None
+
+
+class RunRecords:
+    """The records of the run in progress: an event subscriber plus :meth:`records`.
+
+    With a ``log_dir`` the journal file is the source (it also holds earlier sessions of a resumed
+    run); the terminal event is appended when the file does not have it yet, because the engine's
+    journal writer receives each event after the tracking subscribers.
+    """
+
+    def __init__(self, log_dir: str | Path | None):
+        self.log_dir = Path(log_dir) if log_dir is not None else None
+        self._memory = MemoryJournal() if self.log_dir is None else None
+        self._terminal: dict[str, Any] | None = None
+        self._final: list[dict[str, Any]] | None = None  # read once the run has ended
+
+    def __call__(self, event: ev.Event) -> None:
+        self._final = None
+        if isinstance(event, ev.RunStarted):
+            self._terminal = None
+        if isinstance(event, ev.RunFinished | ev.RunFailed):
+            self._terminal = record_of(event)
+        if self._memory is not None:
+            self._memory(event)
+
+    def records(self) -> list[dict[str, Any]]:
+        if self._memory is not None:
+            return list(self._memory.records)
+        if self._final is not None:
+            return list(self._final)
+        records = read_journal(self.log_dir / JOURNAL_NAME).records
+        if self._terminal is not None and (not records or records[-1].get("type") not in TERMINAL_TYPES):
+            records.append(self._terminal)
+        if self._terminal is not None:
+            self._final = records
+        return list(records)
