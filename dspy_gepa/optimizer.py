@@ -18,7 +18,7 @@ from dspy_gepa.dspy_adapter.feedback import check_metric_signature, metric_name
 from dspy_gepa.engine import Engine, EngineConfig, EventBus
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.budget import AUTO_CANDIDATES, auto_budget
-from dspy_gepa.engine.engine import VAL_POLICIES
+from dspy_gepa.engine.engine import VAL_POLICIES, default_concurrency
 from dspy_gepa.engine.journal import JOURNAL_NAME, read_journal
 from dspy_gepa.exceptions import ConfigurationError
 from dspy_gepa.results import DspyGEPAResult
@@ -56,7 +56,14 @@ class GEPA(Teleprompter):
     * ``max_merge_invocations`` counts merge attempts (each costs rollouts), not only accepted merges.
 
     New options (beyond dspy.GEPA's):
-        max_concurrent_proposals: proposals kept in flight at once (1 = the paper's sequential loop).
+        val_evaluation_policy: "staged" (default) scores children on a random quarter of the valset during
+            the search and validates the best of them on the whole valset at the end, from a reserve kept
+            for it; "full" validates every accepted child on every example (the paper's policy). The
+            returned program is always one validated on every example.
+        max_concurrent_proposals: most proposals in flight at once (1 = the paper's sequential loop); the
+            engine runs fewer while most recent proposals are accepted (about one over the acceptance
+            rate). None: ``num_threads // (2 * reflection_minibatch_size)``, at least 1. Results do not
+            depend on thread timing; they do depend on this setting.
         max_consecutive_failures: unusable reflections in a row before the run stops with an error.
         max_reflective_records / max_reflective_chars: bounds on the reflective dataset (records per
             component, characters per field), so reflection prompts cannot grow without limit.
@@ -104,8 +111,8 @@ class GEPA(Teleprompter):
         seed: int | None = 0,
         gepa_kwargs: dict[str, Any] | None = None,
         # Options beyond dspy.GEPA's:
-        max_concurrent_proposals: int | None = 1,
-        val_evaluation_policy: str = "full",
+        max_concurrent_proposals: int | None = None,
+        val_evaluation_policy: str = "staged",
         max_consecutive_failures: int = 5,
         max_reflective_records: int = 10,
         max_reflective_chars: int = 6000,
@@ -307,7 +314,8 @@ class GEPA(Teleprompter):
             max_merge_invocations=self.max_merge_invocations if self.max_merge_invocations is not None else 10**9,
             seed=seed,
             num_threads=self.num_threads or dspy.settings.num_threads or 1,
-            max_concurrent_proposals=self.max_concurrent_proposals or 1,
+            max_concurrent_proposals=self.max_concurrent_proposals or default_concurrency(
+                self.num_threads or dspy.settings.num_threads or 1, self.reflection_minibatch_size),
             val_policy=self.val_evaluation_policy,
             max_consecutive_failures=self.max_consecutive_failures,
             stop_callbacks=_as_list(self.gepa_kwargs.get("stop_callbacks")),

@@ -11,7 +11,8 @@ import dspy
 @dataclass(frozen=True)
 class DspyGEPAResult:
     """Everything a GEPA run produced. ``candidates[i]`` is a program; ``val_subscores[i]`` maps each
-    validation example's index to candidate ``i``'s score on it; ``parents[i]`` lists the candidates
+    validation example's index to candidate ``i``'s score on it (on the screen only for candidates the
+    ``staged`` policy did not validate in full); ``parents[i]`` lists the candidates
     ``i`` came from (``[None]`` for the seed, two indices for a merge); ``discovery_eval_counts[i]`` is
     how many metric calls had been spent when ``i`` was found."""
 
@@ -34,8 +35,12 @@ class DspyGEPAResult:
 
     @property
     def best_idx(self) -> int:
+        """The returned program: the highest mean among candidates validated on every example (with
+        ``val_evaluation_policy="staged"``, others hold scores on the screen only); earliest wins ties."""
         scores = self.val_aggregate_scores
-        return max(range(len(scores)), key=lambda i: (scores[i], -i))
+        full_size = max((len(s) for s in self.val_subscores), default=0)
+        full = [i for i in range(len(scores)) if len(self.val_subscores[i]) == full_size] or list(range(len(scores)))
+        return max(full, key=lambda i: (scores[i], -i))
 
     @property
     def best_candidate(self) -> dspy.Module:

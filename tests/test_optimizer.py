@@ -219,3 +219,42 @@ def test_same_seed_same_result_any_thread_count(threads):
         return r.candidate_texts, r.parents, r.val_subscores, r.total_metric_calls
 
     assert go(1) == go(threads)
+
+
+def test_staged_policy_returns_a_fully_validated_program():
+    data = examples()
+    train, val = data[:8], data[:16] * 3  # a 48-example valset: the screen is 12 of them
+    r = GEPA(metric=metric, max_metric_calls=250, reflection_lm=reflection_lm(), track_stats=True).compile(
+        dspy.Predict("word -> color"), trainset=train, valset=val).detailed_results
+    sizes = [len(s) for s in r.val_subscores]
+    assert sizes[0] == 48 and 12 in sizes
+    assert sizes[r.best_idx] == 48
+    assert r.num_full_val_evals == sizes.count(48)
+
+
+@pytest.mark.parametrize("policy", ["full", {"gepa_kwargs": {"val_evaluation_policy": "full_eval"}}])
+def test_full_policy_validates_every_candidate(policy):
+    kwargs = {"val_evaluation_policy": policy} if isinstance(policy, str) else policy
+    data = examples()
+    r = GEPA(metric=metric, max_metric_calls=250, reflection_lm=reflection_lm(), track_stats=True, **kwargs).compile(
+        dspy.Predict("word -> color"), trainset=data[:8], valset=data[:16] * 3).detailed_results
+    assert all(len(s) == 48 for s in r.val_subscores)
+
+
+def test_bad_policy_and_concurrency_are_refused():
+    with pytest.raises(ConfigurationError, match="val_evaluation_policy must be one of"):
+        GEPA(metric=metric, max_metric_calls=10, reflection_lm=reflection_lm(), val_evaluation_policy="lazy")
+    with pytest.raises(ConfigurationError, match="max_concurrent_proposals"):
+        GEPA(metric=metric, max_metric_calls=10, reflection_lm=reflection_lm(), max_concurrent_proposals=0)
+
+
+def test_concurrent_proposals_give_the_same_result_for_any_thread_count():
+    train, val = split()
+
+    def go(n):
+        r = GEPA(metric=metric, max_metric_calls=150, reflection_lm=reflection_lm(), track_stats=True,
+                 num_threads=n, seed=5, max_concurrent_proposals=3).compile(
+            TwoStep(), trainset=train, valset=val).detailed_results
+        return r.candidate_texts, r.parents, r.val_subscores, r.total_metric_calls
+
+    assert go(1) == go(4) == go(16)

@@ -71,6 +71,12 @@ logger = logging.getLogger(__name__)
 VAL_POLICIES = ("full", "staged")
 
 
+def default_concurrency(num_threads: int, minibatch_size: int) -> int:
+    """Default cap on proposals in flight: enough to keep the threads busy on minibatch evaluations
+    (each uses ``minibatch_size`` threads, twice per proposal), and no more."""
+    return max(1, num_threads // (2 * minibatch_size))
+
+
 @dataclass
 class EngineConfig:
     """Knobs of the engine. Everything that changes decisions is in :meth:`fingerprint`."""
@@ -88,6 +94,7 @@ class EngineConfig:
     num_threads: int = 1
     max_concurrent_proposals: int = 1
     max_consecutive_failures: int = 5
+    adaptive_concurrency: bool = True
     val_policy: str = "full"
     screen_fraction: float = 0.25
     screen_min: int = 10
@@ -129,6 +136,7 @@ class EngineConfig:
             "merge_subsample_size": self.merge_subsample_size,
             "seed": self.seed,
             "max_concurrent_proposals": self.max_concurrent_proposals,
+            "adaptive_concurrency": self.adaptive_concurrency,
             "val_policy": self.val_policy if self.val_policy == "full"
             else f"{self.val_policy}:{self.screen_fraction}:{self.screen_min}",
         }
@@ -178,6 +186,8 @@ _FATAL = (GEPAError,)
 
 
 class Engine:
+    ADAPT_WINDOW = 8
+
     def __init__(
         self,
         adapter: Any,
@@ -234,6 +244,7 @@ class Engine:
         self.last_commit_added = False
         self.consecutive_failures: list[str] = []
         self.consecutive_idle = 0
+        self.recent_outcomes: list[bool] = []
         self._ready: deque[tuple[_Run, Any]] = deque()
         self._queue: queue.Queue = queue.Queue()
         self._futures: set[Future] = set()
@@ -586,6 +597,7 @@ class Engine:
             self.merge_book.due += 1
         if plan.kind != "reflective":
             return
+        self.recent_outcomes.append(new_idx is not None)
         if outcome.usable:
             self.consecutive_failures.clear()
         else:
@@ -619,7 +631,7 @@ class Engine:
         while not self.stopping:
             k = self.next_seq
             if self.pending is None:
-                if self.next_commit < max(1, k - self.concurrency + 1):
+                if self.next_commit < 1 or len(self.runs) >= self._concurrency():
                     return
                 if self.searching:
                     reason = self._stop_condition()
@@ -648,6 +660,24 @@ class Engine:
             plan, self.pending = self.pending, None
             self.next_seq += 1
             self._start(plan)
+
+    def _concurrency(self) -> int:
+        """How many proposals may be in flight now.
+
+        A proposal planned while others run cannot build on what they find. That costs little when
+        most proposals are rejected and a lot when most are accepted, so the limit is about one over
+        the acceptance rate of the last proposals: on average about one of the proposals in flight is
+        accepted, and when every proposal is accepted they run one at a time, as in the paper's loop.
+        It is computed from committed proposals only, so it does not depend on thread timing.
+        """
+        cap = self.config.max_concurrent_proposals
+        if cap == 1 or not self.config.adaptive_concurrency:
+            return cap
+        recent = self.recent_outcomes[-self.ADAPT_WINDOW:]
+        if not recent:
+            return 1
+        accepted = sum(recent) / len(recent)
+        return cap if accepted == 0 else max(1, min(cap, math.floor(1 / accepted)))
 
     def _end_search(self, reason: str) -> None:
         self.searching = False

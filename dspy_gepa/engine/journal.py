@@ -9,7 +9,8 @@ live. (Snapshots would only save the replay's bookkeeping time, which is small n
 
 Records are JSON objects with a ``type``:
 ``header`` (first line: format version and configuration fingerprint), ``rollout``, ``reflection``,
-``candidate``, ``commit``, ``run_started``, ``run_finished``, ``run_failed``.
+``candidate``, ``validated`` (a screened candidate's scores on the whole valset), ``commit``,
+``run_started``, ``run_finished``, ``run_failed``.
 """
 
 from __future__ import annotations
@@ -152,6 +153,9 @@ class JournalWriter:
             self.write({"type": "candidate", "idx": event.idx, "hash": event.candidate_hash,
                         "texts": event.candidate, "parents": event.parent_ids, "seq": event.seq,
                         "kind": event.kind, "val_mean": event.val_mean, "discovered_at": event.discovered_at,
+                        "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()}})
+        elif isinstance(event, ev.CandidateValidated):
+            self.write({"type": "validated", "idx": event.idx, "val_mean": event.val_mean,
                         "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()}})
         elif isinstance(event, ev.ProposalCommitted):
             o = event.outcome

@@ -227,10 +227,12 @@ class ExperimentTracker:
                    "instructions": dict(event.candidate)}
             self.rows[event.idx] = row
             self.val_scores[event.idx] = dict(event.val_scores)
-            if self.best is None or event.val_mean > self.best:
-                self.best, self.best_idx = event.val_mean, event.idx
             if not self._skip(event):
                 self.backend.log_candidate(row)
+        elif isinstance(event, ev.CandidateValidated):
+            if event.idx in self.rows:
+                self.rows[event.idx]["val_score"] = event.val_mean
+            self.val_scores[event.idx] = dict(event.val_scores)
         elif isinstance(event, ev.BestChanged):
             self.best, self.best_idx = event.val_mean, event.idx
         elif isinstance(event, ev.ProposalCommitted):

@@ -73,9 +73,11 @@ class RunView:
 
     @property
     def best_idx(self) -> int | None:
+        """The best candidate validated on every example (screened-only candidates cannot be returned)."""
         if not self.candidates:
             return None
-        return max(self.candidates, key=lambda c: (_sortable(c.val_mean), -c.idx)).idx
+        full = [c for c in self.candidates if self.val_size is None or len(c.val_scores) == self.val_size]
+        return max(full or self.candidates, key=lambda c: (_sortable(c.val_mean), -c.idx)).idx
 
     def candidate(self, idx: int) -> CandidateView | None:
         for c in self.candidates:
@@ -88,8 +90,11 @@ class RunView:
         return sorted({vid for c in self.candidates for vid in c.val_scores})
 
     def fronts(self) -> dict[int, list[int]]:
-        """For each validation example, the candidates reaching the best score on it."""
-        return pareto_fronts({c.idx: c.val_scores for c in self.candidates})
+        """For each validation example every candidate was scored on, the candidates reaching the best
+        score on it (as the engine computes them)."""
+        common = set.intersection(*(set(c.val_scores) for c in self.candidates)) if self.candidates else set()
+        return pareto_fronts({c.idx: {v: s for v, s in c.val_scores.items() if v in common}
+                              for c in self.candidates})
 
     def front_counts(self) -> dict[int, int]:
         """Candidates on at least one example's front, with on how many."""
@@ -187,6 +192,13 @@ def build_run(records: Iterable[dict[str, Any]], source: str = "") -> RunView:
                 seq=int(record.get("seq", -1)), kind=str(record.get("kind", "")),
                 val_mean=_float(record.get("val_mean")), discovered_at=int(record.get("discovered_at") or 0),
                 val_scores=scores, cost_at=meter.total)
+        elif kind == "validated":
+            try:
+                view = candidates[int(record["idx"])]
+            except (KeyError, TypeError, ValueError):
+                continue
+            view.val_scores = {int(k): _float(v) for k, v in (record.get("val_scores") or {}).items()}
+            view.val_mean = _float(record.get("val_mean"))
         elif kind == "commit":
             commits[int(record.get("seq", len(commits)))] = record
         elif kind == "run_finished":

@@ -137,3 +137,72 @@ def test_journal_from_other_configuration_is_refused(tmp_path):
     run(budget=60, log_dir=tmp_path)
     with pytest.raises(JournalMismatchError, match="minibatch_size"):
         run(budget=60, log_dir=tmp_path, minibatch_size=4)
+
+
+# ---------------------------------------------------------------- concurrency and validation policies
+
+
+def in_flight_peaks(events):
+    live, peak = set(), 0
+    for e in events:
+        if isinstance(e, ev.ProposalStarted) and e.kind == "reflective":
+            live.add(e.seq)
+            peak = max(peak, len(live))
+        elif isinstance(e, ev.ProposalCommitted):
+            live.discard(e.seq)
+    return peak
+
+
+@pytest.mark.parametrize("policy", ["full", "staged"])
+@pytest.mark.parametrize("concurrency", [2, 4])
+def test_results_do_not_depend_on_thread_timing(policy, concurrency):
+    runs = [run(FakeAdapter(("a", "b"), capacity=2, latency=lat), components=("a", "b"), budget=400,
+                num_threads=threads, max_concurrent_proposals=concurrency, val_policy=policy)[0]
+            for threads, lat in ((1, 0.0), (8, 0.0), (8, 0.002), (3, 0.001))]
+    assert all(summary(r) == summary(runs[0]) for r in runs[1:])
+
+
+def test_concurrency_rises_when_proposals_are_rejected():
+    class Rejecting(FakeAdapter):
+        def propose_new_texts(self, candidate, reflective_dataset, components_to_update):
+            return {c: candidate[c] + f" rule:{c}:useless{len(self.eval_calls)}" for c in components_to_update}
+
+    _, _, events = run(Rejecting(), budget=300, max_concurrent_proposals=6)
+    assert in_flight_peaks(events) == 6
+    _, _, events = run(FakeAdapter(flaky=0), budget=120, max_concurrent_proposals=6)
+    first_miss = next(i for i, e in enumerate(events) if isinstance(e, ev.ProposalCommitted)
+                      and e.kind == "reflective" and e.new_candidate_idx is None)
+    assert first_miss > 0
+    assert in_flight_peaks(events[:first_miss]) == 1  # while every proposal is accepted: one at a time
+    assert in_flight_peaks(events) > 1  # later, idle proposals run side by side
+
+
+def test_staged_policy_screens_and_validates_the_best_at_the_end():
+    train, val = make_data(n_train=12, n_val=40)
+    adapter = FakeAdapter(("a", "b"), capacity=2)
+    bus, events = EventBus(), []
+    bus.subscribe(events.append)
+    cfg = EngineConfig(max_metric_calls=300, val_policy="staged")
+    result = Engine(adapter, train, val, {"a": "Solve a.", "b": "Solve b."}, cfg, bus=bus).run()
+    s = result.state
+    screen = cfg.screen_size(len(val))
+    assert screen == 10
+    partial = [i for i in range(len(s.candidates)) if not s.is_full(i)]
+    assert partial and all(len(s.val_scores[i]) == screen for i in partial)
+    assert s.is_full(s.best_idx()) and s.best_idx() != 0
+    finals = [e for e in events if isinstance(e, ev.CandidateValidated)]
+    assert finals and finals[0].idx == max(partial + [e.idx for e in finals],
+                                           key=lambda i: (sum(s.val_scores[i][v] for v in s.common_ids()), -i))
+    assert result.total_metric_calls <= 300 == cfg.max_metric_calls
+    assert s.common_ids() == sorted(next(iter(s.val_scores[i] for i in partial)))
+
+
+def test_staged_resume_reaches_the_same_result(tmp_path):
+    kwargs = dict(components=("a", "b"), budget=300, val_policy="staged", max_concurrent_proposals=3, num_threads=4)
+    reference, ref_adapter, _ = run(FakeAdapter(("a", "b"), capacity=2), **kwargs)
+    total = len(ref_adapter.eval_calls)
+    with pytest.raises(Crash):
+        run(FakeAdapter(("a", "b"), capacity=2, crash_after_evals=total // 2), log_dir=tmp_path, **kwargs)
+    resumed, adapter, _ = run(FakeAdapter(("a", "b"), capacity=2), log_dir=tmp_path, **kwargs)
+    assert summary(resumed) == summary(reference)
+    assert len(adapter.eval_calls) <= total - total // 2 + 4  # at most the rollouts cut off in flight
