@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
@@ -22,8 +21,8 @@ from dspy_gepa.dspy_adapter.reflective import (
     program_failure_feedback,
     select_entries,
 )
-from dspy_gepa.dspy_adapter.trace import TraceEntry, Trajectory, run_with_trace
-from dspy_gepa.engine.types import Candidate, EvaluationBatch, candidate_hash
+from dspy_gepa.dspy_adapter.trace import TraceEntry, Trajectory, run_with_trace, watch_parse_failures
+from dspy_gepa.engine.types import Candidate, EvaluationBatch
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class DspyAdapter:
         self.warn_on_score_mismatch = warn_on_score_mismatch
         self.limits = reflection_limits or ReflectionLimits()
         self.component_names = [name for name, _ in student.named_predictors()]
-        self._programs: OrderedDict[str, tuple[dspy.Module, dict[int, str]]] = OrderedDict()
+        self._programs: dict[tuple, tuple[dspy.Module, dict[int, str]]] = {}
         self._cache_size = program_cache_size
         self._lock = threading.Lock()
 
@@ -92,20 +91,22 @@ class DspyAdapter:
         return program
 
     def _program(self, candidate: Mapping[str, str]) -> tuple[dspy.Module, dict[int, str]]:
-        """Built programs are cached per candidate; DSPy programs may be called from several threads."""
-        key = candidate_hash(candidate)
-        with self._lock:
-            hit = self._programs.get(key)
-            if hit is not None:
-                self._programs.move_to_end(key)
-                return hit
+        """Built programs are cached per candidate; DSPy programs may be called from several threads.
+
+        Looked up on every rollout, so without a lock or a digest: the key is the candidate's items
+        (strings cache their hashes), and a plain dict read is atomic."""
+        key = tuple(sorted(candidate.items()))
+        hit = self._programs.get(key)
+        if hit is not None:
+            return hit
         program = self.build_program(candidate)
+        watch_parse_failures(program)
         names = {id(p): name for name, p in program.named_predictors()}
         with self._lock:
-            self._programs[key] = (program, names)
+            hit = self._programs.setdefault(key, (program, names))
             while len(self._programs) > self._cache_size:
-                self._programs.popitem(last=False)
-        return program, names
+                self._programs.pop(next(iter(self._programs)))
+        return hit
 
     # ---------------------------------------------------------------- evaluation
 

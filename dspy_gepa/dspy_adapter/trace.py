@@ -2,19 +2,23 @@
 
 Successful predictor calls come from DSPy's own trace (``dspy.settings.trace``, which ``Predict``
 appends ``(predictor, inputs, prediction)`` to). A call whose output fails to parse raises before it
-reaches the trace, so a DSPy callback notes which predictor was running when ``AdapterParseError``
-left it. Either way the predictor is identified by object identity against the program's
-``named_predictors()``, never by comparing signatures: two predictors with the same signature keep
-separate traces.
+reaches the trace; for those, :func:`watch_parse_failures` wraps each predictor's ``forward`` in the
+programs the adapter builds (never the user's student) so that an ``AdapterParseError`` passing
+through is noted with the predictor's name, inputs and raw reply — also when the program catches it.
+Either way predictors are identified by object identity or by their name in ``named_predictors()``,
+never by comparing signatures: two predictors with the same signature keep separate traces.
+
+(A DSPy callback could note the failures too, but an active callback makes DSPy wrap every module,
+adapter and LM call with bookkeeping, which costs more than the LM calls of a fast model.)
 """
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass, field
 from typing import Any
 
 import dspy
-from dspy.utils.callback import BaseCallback
 from dspy.utils.exceptions import AdapterParseError
 
 
@@ -47,37 +51,43 @@ class Trajectory:
         return [e for e in self.entries if e.name == name]
 
 
-class _ParseFailureRecorder(BaseCallback):
-    """Notes the predictor (and its inputs and raw reply) whose output failed to parse."""
+_failures: contextvars.ContextVar[list[TraceEntry] | None] = contextvars.ContextVar("dspy_gepa_parse_failures",
+                                                                                    default=None)
 
-    def __init__(self, names: dict[int, str]):
-        self.names = names
-        self.running: dict[str, tuple[str, dict[str, Any]]] = {}
-        self.failures: list[TraceEntry] = []
 
-    def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
-        name = self.names.get(id(instance))
-        if name is not None:
-            self.running[call_id] = (name, dict(inputs.get("kwargs", inputs)))
+def watch_parse_failures(program: dspy.Module) -> None:
+    """Make each predictor of ``program`` (one the adapter built) note its parse failures."""
+    for name, predictor in program.named_predictors():
+        original = predictor.forward
 
-    def on_module_end(self, call_id: str, outputs: Any, exception: Exception | None = None) -> None:
-        started = self.running.pop(call_id, None)
-        if started is not None and isinstance(exception, AdapterParseError):
-            self.failures.append(TraceEntry(started[0], started[1], None, raw=exception.lm_response))
+        def forward(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+            try:
+                return _original(*args, **kwargs)
+            except AdapterParseError as exc:
+                failures = _failures.get()
+                if failures is not None:
+                    failures.append(TraceEntry(_name, dict(kwargs), None, raw=exc.lm_response))
+                raise
+
+        object.__setattr__(predictor, "forward", forward)
 
 
 def run_with_trace(program: dspy.Module, names: dict[int, str], example: dspy.Example
                    ) -> tuple[dspy.Prediction | None, list[TraceEntry], BaseException | None]:
     """Run ``program`` on ``example``; return its prediction (None if it raised), the trace entries of
     the program's own predictors in call order, and the exception it raised, if any."""
-    recorder = _ParseFailureRecorder(names)
+    failures: list[TraceEntry] = []
+    token = _failures.set(failures)
     prediction, error = None, None
-    with dspy.context(trace=[], callbacks=[*(dspy.settings.callbacks or []), recorder]):
-        try:
-            prediction = program(**example.inputs())
-        except Exception as exc:  # scored as a failure by the caller, unless it is an LM outage
-            error = exc
-        raw_trace = list(dspy.settings.trace or [])
+    try:
+        with dspy.context(trace=[]):
+            try:
+                prediction = program(**example.inputs())
+            except Exception as exc:  # scored as a failure by the caller, unless it is an LM outage
+                error = exc
+            raw_trace = list(dspy.settings.trace or [])
+    finally:
+        _failures.reset(token)
     entries = [TraceEntry(names[id(p)], dict(inputs), outputs) for p, inputs, outputs in raw_trace if id(p) in names]
-    entries.extend(recorder.failures)
+    entries.extend(failures)
     return prediction, entries, error
