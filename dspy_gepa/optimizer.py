@@ -317,6 +317,7 @@ class GEPA(Teleprompter):
             max_concurrent_proposals=self.max_concurrent_proposals or default_concurrency(
                 self.num_threads or dspy.settings.num_threads or 1, self.reflection_minibatch_size),
             val_policy=self.val_evaluation_policy,
+            keep_val_outputs=self.track_best_outputs,
             max_consecutive_failures=self.max_consecutive_failures,
             stop_callbacks=_as_list(self.gepa_kwargs.get("stop_callbacks")),
         )

@@ -56,7 +56,7 @@ class DspyAdapter:
         instruction_proposer: ProposalFn | None = None,
         warn_on_score_mismatch: bool = True,
         reflection_limits: ReflectionLimits | None = None,
-        program_cache_size: int = 64,
+        program_cache_size: int = 16,
     ):
         self.student = student
         self.metric = metric

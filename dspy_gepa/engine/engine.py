@@ -95,6 +95,7 @@ class EngineConfig:
     max_concurrent_proposals: int = 1
     max_consecutive_failures: int = 5
     adaptive_concurrency: bool = True
+    keep_val_outputs: bool = False
     val_policy: str = "full"
     screen_fraction: float = 0.25
     screen_min: int = 10
@@ -418,10 +419,10 @@ class Engine:
                 self.waiters[key].append(run)
             elif key in self._recorded.rollouts:
                 self._count_rollout(run)
-                rollout = self._decode(self._recorded.rollouts[key])
-                self.results[key] = rollout
-                run.got[key] = rollout
+                rollout = self._decode(self._recorded.rollouts[key], with_output=key.split == "train"
+                                       or self.config.keep_val_outputs)
                 self.bus.emit(ev.RolloutFinished(key=key, rollout=rollout, seq=run.plan.seq, replayed=True))
+                run.got[key] = self._keep(key, rollout)
             else:
                 self._count_rollout(run)
                 self.waiters[key] = [run]
@@ -455,17 +456,26 @@ class Engine:
         return batch.rollout(0)
 
     def _rollout_done(self, key: RolloutKey, rollout: Rollout) -> None:
-        self.results[key] = rollout
         waiting = self.waiters.pop(key)
         self.bus.emit(ev.RolloutFinished(key=key, rollout=rollout, seq=waiting[0].plan.seq))
+        self._keep(key, rollout)
         for run in waiting:
             if key in run.want and key not in run.got:
                 run.got[key] = rollout
                 self._maybe_complete(run)
 
-    def _decode(self, record: dict[str, Any]) -> Rollout:
+    def _keep(self, key: RolloutKey, rollout: Rollout) -> Rollout:
+        """Remember a rollout for reuse. Validation outputs are only needed for ``track_best_outputs``
+        (the journal has them anyway), so they are not kept in memory otherwise."""
+        if key.split == "val" and not self.config.keep_val_outputs and rollout.output is not None:
+            rollout = Rollout(rollout.score, None, rollout.feedback, rollout.trajectory, rollout.error, rollout.usage)
+        self.results[key] = rollout
+        return rollout
+
+    def _decode(self, record: dict[str, Any], with_output: bool = True) -> Rollout:
         score = record["score"]
-        return Rollout(score=float(score), output=self.codec.decode_output(record.get("output")),
+        output = self.codec.decode_output(record.get("output")) if with_output else None
+        return Rollout(score=float(score), output=output,
                        feedback=record.get("feedback"), error=record.get("error"), usage=record.get("usage"),
                        trajectory=_Encoded(record["trajectory"]) if record.get("trajectory") is not None else None)
 
