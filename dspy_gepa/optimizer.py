@@ -20,7 +20,11 @@ from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.budget import AUTO_CANDIDATES, auto_budget
 from dspy_gepa.engine.engine import VAL_POLICIES, default_concurrency
 from dspy_gepa.engine.journal import JOURNAL_NAME, read_journal
+from dspy_gepa.engine.usage import by_role, known_cost
+from dspy_gepa.engine.usage import totals as usage_totals
 from dspy_gepa.exceptions import ConfigurationError
+from dspy_gepa.preflight import lms_to_check as _lms_to_check
+from dspy_gepa.preflight import run_preflight
 from dspy_gepa.results import DspyGEPAResult
 from dspy_gepa.tracking import GEPA_KWARGS_KEYS as _TRACKING_GEPA_KWARGS
 from dspy_gepa.tracking import TrackingOptions
@@ -116,6 +120,10 @@ class GEPA(Teleprompter):
         max_consecutive_failures: int = 5,
         max_reflective_records: int = 10,
         max_reflective_chars: int = 6000,
+        max_cost: float | None = None,
+        lm_prices: dict[str, tuple[float, float]] | None = None,
+        require_prices: bool = False,
+        preflight: bool | None = None,
         # Tracking and reporting (dspy_gepa.tracking):
         mlflow_tracking_uri: str | None = None,
         mlflow_experiment_name: str | None = None,
@@ -197,6 +205,13 @@ class GEPA(Teleprompter):
         self.val_evaluation_policy = policy
         self.max_consecutive_failures = max_consecutive_failures
         self.reflection_limits = ReflectionLimits(max_reflective_records, max_reflective_chars)
+        if max_cost is not None and (isinstance(max_cost, bool) or not isinstance(max_cost, int | float)
+                                     or not max_cost > 0):
+            raise ConfigurationError(f"max_cost must be a positive number of US dollars, not {max_cost!r}.")
+        self.max_cost = max_cost
+        self.lm_prices = _check_prices(lm_prices)
+        self.require_prices = require_prices
+        self.preflight = preflight
         self.tracking_options = TrackingOptions.resolve(
             use_wandb=use_wandb, wandb_api_key=wandb_api_key, wandb_init_kwargs=wandb_init_kwargs,
             wandb_attach_existing=wandb_attach_existing, use_mlflow=use_mlflow,
@@ -302,7 +317,7 @@ class GEPA(Teleprompter):
             program, self.metric_fn, failure_score=self.failure_score, num_threads=self.num_threads,
             add_format_failure_as_feedback=self.add_format_failure_as_feedback, reflection_lm=self.reflection_lm,
             instruction_proposer=self.custom_instruction_proposer, warn_on_score_mismatch=self.warn_on_score_mismatch,
-            reflection_limits=self.reflection_limits)
+            reflection_limits=self.reflection_limits, prices=self.lm_prices, require_prices=self.require_prices)
         config = EngineConfig(
             max_metric_calls=budget,
             minibatch_size=self.reflection_minibatch_size,
@@ -319,6 +334,7 @@ class GEPA(Teleprompter):
             val_policy=self.val_evaluation_policy,
             keep_val_outputs=self.track_best_outputs,
             max_consecutive_failures=self.max_consecutive_failures,
+            max_cost=self.max_cost,
             stop_callbacks=_as_list(self.gepa_kwargs.get("stop_callbacks")),
         )
         bus = EventBus()
@@ -329,7 +345,9 @@ class GEPA(Teleprompter):
                         fingerprint_extra={"metric": metric_name(self.metric_fn), "failure_score": self.failure_score,
                                            "add_format_failure_as_feedback": self.add_format_failure_as_feedback,
                                            "reflective_limits": [self.reflection_limits.max_records,
-                                                                 self.reflection_limits.max_chars]})
+                                                                 self.reflection_limits.max_chars]},
+                        preflight=lambda: run_preflight(_lms_to_check(predictors, self.reflection_lm), self.preflight,
+                                                        self.lm_prices, self.require_prices))
         result = engine.run()
         state = result.state
         best = state.best_idx()
@@ -370,6 +388,11 @@ class GEPA(Teleprompter):
             seed=seed,
             candidate_texts=[dict(c) for c in state.candidates],
             stop_reason=result.stop_reason,
+            total_cost=known_cost(result.usage),
+            usage=by_role(result.usage),
+            proposals=[{k: v for k, v in p.items() if k != "usage"} | {"tokens": usage_totals(p["usage"]).as_dict()}
+                       for p in result.proposals],
+            discovery_costs=list(result.discovery_costs),
         )
 
 
@@ -392,6 +415,25 @@ class _BestProgramSaver:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def _check_prices(prices: Any) -> dict[str, tuple[float, float]]:
+    if prices is None:
+        return {}
+    if not isinstance(prices, dict):
+        raise ConfigurationError("lm_prices must map model strings to (usd_per_million_input_tokens, "
+                                 "usd_per_million_output_tokens).")
+    checked = {}
+    for model, price in prices.items():
+        try:
+            p_in, p_out = (float(x) for x in price)
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"lm_prices[{model!r}] must be a pair of numbers (USD per million input "
+                                     f"tokens, USD per million output tokens), not {price!r}.") from None
+        if p_in < 0 or p_out < 0:
+            raise ConfigurationError(f"lm_prices[{model!r}] has a negative price: {price!r}.")
+        checked[str(model)] = (p_in, p_out)
+    return checked
 
 
 def _as_list(value: Any) -> list:

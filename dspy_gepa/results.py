@@ -14,7 +14,14 @@ class DspyGEPAResult:
     validation example's index to candidate ``i``'s score on it (on the screen only for candidates the
     ``staged`` policy did not validate in full); ``parents[i]`` lists the candidates
     ``i`` came from (``[None]`` for the seed, two indices for a merge); ``discovery_eval_counts[i]`` is
-    how many metric calls had been spent when ``i`` was found."""
+    how many metric calls had been spent when ``i`` was found.
+
+    Beyond dspy.GEPA's fields: ``total_cost`` (USD of every LM call of the run that had a price: task,
+    judge, reflection and pre-flight; unpriced calls are counted in ``usage`` but cost nothing here),
+    ``usage`` (per role: calls, cached calls, input and output tokens, cost, unpriced calls),
+    ``proposals`` (per proposal: kind, outcome, parents, new candidate, metric calls and cost so far,
+    its own cost and tokens), ``discovery_costs[i]`` (USD spent when candidate ``i`` joined the pool),
+    ``candidate_texts`` and ``stop_reason``."""
 
     candidates: list[dspy.Module]
     parents: list[list[int | None]]
@@ -32,6 +39,10 @@ class DspyGEPAResult:
     objective_pareto_front: dict[str, float] | None = None
     candidate_texts: list[dict[str, str]] = field(default_factory=list)
     stop_reason: str | None = None
+    total_cost: float | None = None
+    usage: dict[str, dict[str, Any]] = field(default_factory=dict)
+    proposals: list[dict[str, Any]] = field(default_factory=list)
+    discovery_costs: list[float] = field(default_factory=list)
 
     @property
     def best_idx(self) -> int:
@@ -71,4 +82,8 @@ class DspyGEPAResult:
             "seed": self.seed,
             "best_idx": self.best_idx,
             "stop_reason": self.stop_reason,
+            "total_cost": self.total_cost,
+            "usage": self.usage,
+            "proposals": self.proposals,
+            "discovery_costs": self.discovery_costs,
         }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from typing import Any
@@ -13,7 +15,7 @@ import dspy
 
 from dspy_gepa.dspy_adapter import codec
 from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback
-from dspy_gepa.dspy_adapter.lm_calls import raise_if_infrastructure, record_lm_calls
+from dspy_gepa.dspy_adapter.lm_calls import CallRecorder, Prices, raise_if_infrastructure, record_lm_calls
 from dspy_gepa.dspy_adapter.reflective import (
     ReflectionLimits,
     build_record,
@@ -23,8 +25,12 @@ from dspy_gepa.dspy_adapter.reflective import (
 )
 from dspy_gepa.dspy_adapter.trace import TraceEntry, Trajectory, run_with_trace, watch_parse_failures
 from dspy_gepa.engine.types import Candidate, EvaluationBatch
+from dspy_gepa.engine.usage import merge
 
 logger = logging.getLogger(__name__)
+
+_scope: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("dspy_gepa_usage_scope",
+                                                                               default=None)
 
 ProposalFn = Callable[[dict[str, str], Mapping[str, Sequence[Mapping[str, Any]]], list[str]], dict[str, str]]
 
@@ -56,6 +62,8 @@ class DspyAdapter:
         instruction_proposer: ProposalFn | None = None,
         warn_on_score_mismatch: bool = True,
         reflection_limits: ReflectionLimits | None = None,
+        prices: Prices | None = None,
+        require_prices: bool = False,
         program_cache_size: int = 16,
     ):
         self.student = student
@@ -71,6 +79,8 @@ class DspyAdapter:
         self.instruction_proposer = instruction_proposer
         self.warn_on_score_mismatch = warn_on_score_mismatch
         self.limits = reflection_limits or ReflectionLimits()
+        self.prices = dict(prices or {})
+        self.require_prices = require_prices
         self.component_names = [name for name, _ in student.named_predictors()]
         self._programs: dict[tuple, tuple[dspy.Module, dict[int, str]]] = {}
         self._cache_size = program_cache_size
@@ -128,9 +138,10 @@ class DspyAdapter:
 
     def _run_one(self, program: dspy.Module, names: dict[int, str], example: dspy.Example, capture: bool
                  ) -> tuple[Any, float, Trajectory | None, str | None, str | None, dict | None]:
-        with record_lm_calls() as calls:
+        with record_lm_calls() as task_calls:
             prediction, entries, exc = run_with_trace(program, names, example)
-            error = None
+        error = None
+        with record_lm_calls() as judge_calls:
             if exc is not None:
                 raise_if_infrastructure(exc)
                 error = f"{type(exc).__name__}: {exc}"
@@ -139,13 +150,41 @@ class DspyAdapter:
                 score, feedback = call_metric(self.metric, example, prediction, None, None, None,
                                               context=f"for example {_short(example)}")
         trajectory = Trajectory(prediction, entries, error, score, feedback, example) if capture else None
-        return prediction, score, trajectory, feedback, error, calls.usage()
+        usage = {"task": self._priced(task_calls), "judge": self._priced(judge_calls)}
+        return prediction, score, trajectory, feedback, error, {k: v for k, v in usage.items() if v}
+
+    def _priced(self, calls: CallRecorder) -> dict[str, Any]:
+        return calls.usage(self.prices, require_prices=self.require_prices)
+
+    @contextlib.contextmanager
+    def usage_scope(self) -> Iterator[dict[str, Any]]:
+        """Collects, by role, the LM calls of the reflection steps run inside it on this thread: judge
+        calls of the feedback metric and the proposer's calls (the engine records them per proposal)."""
+        collected: dict[str, Any] = {}
+        token = _scope.set(collected)
+        try:
+            yield collected
+        finally:
+            _scope.reset(token)
+
+    @contextlib.contextmanager
+    def _recording(self, role: str) -> Iterator[None]:
+        with record_lm_calls() as calls:
+            yield
+        scope = _scope.get()
+        if scope is not None:
+            merge(scope, {role: self._priced(calls)})
 
     # ---------------------------------------------------------------- reflection
 
     def make_reflective_dataset(
         self, candidate: Candidate, eval_batch: EvaluationBatch, components_to_update: list[str]
     ) -> dict[str, list[dict[str, Any]]]:
+        with self._recording("judge"):
+            return self._reflective_dataset(candidate, eval_batch, components_to_update)
+
+    def _reflective_dataset(self, candidate: Candidate, eval_batch: EvaluationBatch, components_to_update: list[str]
+                            ) -> dict[str, list[dict[str, Any]]]:
         program, _ = self._program(candidate)
         predictors = dict(program.named_predictors())
         trajectories: list[Trajectory] = list(eval_batch.trajectories or [])
@@ -189,7 +228,7 @@ class DspyAdapter:
     ) -> dict[str, str]:
         lm = self.reflection_lm or dspy.settings.lm
         try:
-            with dspy.context(lm=lm):
+            with self._recording("reflection"), dspy.context(lm=lm):
                 return self.instruction_proposer(
                     candidate=dict(candidate), reflective_dataset=reflective_dataset,
                     components_to_update=list(components_to_update))

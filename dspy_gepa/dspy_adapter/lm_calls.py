@@ -16,7 +16,10 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import ContextWindowExceededError, LMError
 
-from dspy_gepa.exceptions import InfrastructureError
+from dspy_gepa.exceptions import ConfigurationError, InfrastructureError
+
+#: Prices per model string, in USD per million (input tokens, output tokens).
+Prices = dict[str, tuple[float, float]]
 
 
 @dataclass
@@ -26,10 +29,11 @@ class CallRecorder:
     def finish_reasons(self) -> list[str | None]:
         return [finish_reason(entry) for entry in self.history]
 
-    def usage(self) -> dict[str, Any] | None:
-        """Tokens and dollars per model; calls served from DSPy's cache cost nothing."""
-        if not self.history:
-            return None
+    def usage(self, prices: Prices | None = None, *, require_prices: bool = False) -> dict[str, Any]:
+        """Tokens and dollars per model (see :mod:`dspy_gepa.engine.usage`). A price given in ``prices``
+        (USD per million input and output tokens) wins over the one DSPy/litellm computed; calls served
+        from DSPy's cache cost nothing; a call with no price anywhere is counted as unpriced, or is an
+        error when ``require_prices``."""
         per_model: dict[str, dict[str, Any]] = {}
         for entry in self.history:
             model = str(entry.get("model"))
@@ -40,10 +44,16 @@ class CallRecorder:
                 row["cached"] += 1
                 continue
             usage = entry.get("usage") or {}
-            row["input_tokens"] += int(usage.get("prompt_tokens") or 0)
-            row["output_tokens"] += int(usage.get("completion_tokens") or 0)
-            cost = entry.get("cost")
+            n_in, n_out = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+            row["input_tokens"] += n_in
+            row["output_tokens"] += n_out
+            price = (prices or {}).get(model)
+            cost = (n_in * price[0] + n_out * price[1]) / 1e6 if price is not None else entry.get("cost")
             if cost is None:
+                if require_prices:
+                    raise ConfigurationError(
+                        f"The LM {model} has no known price, and require_prices=True. Give one with "
+                        f"lm_prices={{{model!r}: (usd_per_million_input_tokens, usd_per_million_output_tokens)}}.")
                 row["unpriced"] += 1
             else:
                 row["cost"] += float(cost)

@@ -16,6 +16,7 @@ How it stays deterministic with several proposals in flight (``max_concurrent_pr
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import math
@@ -54,6 +55,7 @@ from dspy_gepa.engine.strategies import (
     select_round_robin,
 )
 from dspy_gepa.engine.types import Candidate, EvaluationBatch, ProposalOutcome, Rollout, RolloutKey, candidate_hash
+from dspy_gepa.engine.usage import combine, cost, known_cost, merge
 from dspy_gepa.exceptions import (
     ConfigurationError,
     GEPAError,
@@ -94,6 +96,7 @@ class EngineConfig:
     num_threads: int = 1
     max_concurrent_proposals: int = 1
     max_consecutive_failures: int = 5
+    max_cost: float | None = None
     adaptive_concurrency: bool = True
     keep_val_outputs: bool = False
     val_policy: str = "full"
@@ -118,6 +121,9 @@ class EngineConfig:
                                      f"not {self.val_policy!r}.")
         if not 0 < self.screen_fraction <= 1:
             raise ConfigurationError(f"screen_fraction must be in (0, 1], not {self.screen_fraction!r}.")
+        if self.max_cost is not None and (isinstance(self.max_cost, bool) or not isinstance(self.max_cost, int | float)
+                                          or not self.max_cost > 0):
+            raise ConfigurationError(f"max_cost must be a positive number of US dollars, not {self.max_cost!r}.")
         if self.max_metric_calls is not None and (isinstance(self.max_metric_calls, bool)
                                                   or not isinstance(self.max_metric_calls, int)
                                                   or self.max_metric_calls < 1):
@@ -155,6 +161,9 @@ class EngineResult:
     total_metric_calls: int
     stop_reason: str
     results: dict[RolloutKey, Rollout]
+    usage: dict[str, Any] = field(default_factory=dict)
+    proposals: list[dict[str, Any]] = field(default_factory=list)
+    discovery_costs: list[float] = field(default_factory=list)
 
     def val_output(self, idx: int, val_id: int) -> Any:
         rollout = self.results.get(RolloutKey(self.state.hashes[idx], "val", val_id))
@@ -180,6 +189,7 @@ class _Run:
     want: list[RolloutKey] = field(default_factory=list)
     got: dict[RolloutKey, Rollout] = field(default_factory=dict)
     components: list[str] = field(default_factory=list)
+    reflection_usage: dict[str, Any] | None = None
     outcome: ProposalOutcome | None = None
 
 
@@ -200,6 +210,7 @@ class Engine:
         bus: ev.EventBus | None = None,
         log_dir: str | Path | None = None,
         fingerprint_extra: dict[str, Any] | None = None,
+        preflight: Callable[[], dict[str, Any] | None] | None = None,
     ):
         if not trainset:
             raise ConfigurationError("trainset is empty: GEPA needs examples to reflect on.")
@@ -216,6 +227,7 @@ class Engine:
         self.bus = bus or ev.EventBus()
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.fingerprint_extra = dict(fingerprint_extra or {})
+        self.preflight = preflight
 
         self.val_ids = list(range(len(self.valset)))
         self.state = State(component_names=list(self.seed_candidate), val_ids=self.val_ids)
@@ -246,6 +258,11 @@ class Engine:
         self.consecutive_failures: list[str] = []
         self.consecutive_idle = 0
         self.recent_outcomes: list[bool] = []
+        self.spent: dict[str, Any] = {}
+        self.reflections_paid = 0
+        self.reflection_cost = 0.0
+        self.proposals: list[dict[str, Any]] = []
+        self.discovery_costs: list[float] = []
         self._ready: deque[tuple[_Run, Any]] = deque()
         self._queue: queue.Queue = queue.Queue()
         self._futures: set[Future] = set()
@@ -302,12 +319,26 @@ class Engine:
             raise ConfigurationError(
                 f"max_metric_calls={cfg.max_metric_calls} cannot pay for validating the seed program on the "
                 f"{len(self.valset)} validation examples. Raise the budget or use a smaller valset.")
+        # One short call to each LM before anything is spent, so a bad key or model fails now.
+        try:
+            preflight_usage = self.preflight() if self.preflight is not None else None
+        except BaseException:
+            if self._journal is not None:
+                self._journal.close()
+            raise
         plan_text = budget_plan(cfg.max_metric_calls, len(self.valset), min(cfg.minibatch_size, len(self.trainset)))
         logger.info(plan_text)
         self.bus.emit(ev.RunStarted(
             config={**cfg.fingerprint(), "num_threads": cfg.num_threads, "max_metric_calls": cfg.max_metric_calls},
             seed_candidate=dict(self.seed_candidate), train_size=len(self.trainset), val_size=len(self.valset),
             max_metric_calls=cfg.max_metric_calls, plan=plan_text, resumed=resumed))
+        # Spending recorded outside proposals (pre-flight checks), this session's and earlier sessions'.
+        for record in self._recorded.records:
+            if record.get("type") == "usage":
+                merge(self.spent, record.get("usage"))
+        if preflight_usage:
+            merge(self.spent, preflight_usage)
+            self.bus.emit(ev.UsageRecorded(usage=preflight_usage, reason="pre-flight checks"))
         self._eval_pool = ThreadPoolExecutor(cfg.num_threads, thread_name_prefix="gepa-eval")
         self._reflect_pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="gepa-reflect")
         try:
@@ -337,7 +368,8 @@ class Engine:
                                      num_full_val_evals=self.state.num_full_val_evals, stop_reason=self.stop_reason))
         if self._journal is not None:
             self._journal.close()
-        return EngineResult(self.state, self.used, self.stop_reason, self.results)
+        return EngineResult(self.state, self.used, self.stop_reason, self.results, self.spent, self.proposals,
+                            self.discovery_costs)
 
     def _next_item(self) -> tuple:
         while True:
@@ -493,7 +525,8 @@ class Engine:
                     f"Proposal {run.plan.seq} in the journal reflected on {recorded.get('components')} of candidate "
                     f"{recorded.get('parent')}, but the replay reached {req.components} of {parent_hash}. The run "
                     "is not deterministic (a custom component selector with its own state?); use a new log_dir.")
-            self._reflection_done(run, ReflectionResult(recorded.get("texts"), recorded.get("error")), replayed=True)
+            self._reflection_done(run, ReflectionResult(recorded.get("texts"), recorded.get("error"),
+                                                        recorded.get("usage")), replayed=True)
             return
         rollouts = [Rollout(r.score, r.output, r.feedback, self._trajectory(r, self.trainset[i]), r.error, r.usage)
                     for r, i in zip(req.rollouts, req.ids, strict=True)]
@@ -503,6 +536,13 @@ class Engine:
         future.add_done_callback(lambda f, s=run.plan.seq: self._queue.put(("reflect", s, f)))
 
     def _reflect_task(self, candidate: Candidate, components: list[str], rollouts: list[Rollout]) -> ReflectionResult:
+        scope = getattr(self.adapter, "usage_scope", None)
+        with scope() if scope is not None else contextlib.nullcontext() as usage:
+            result = self._reflect(candidate, components, rollouts)
+        result.usage = dict(usage) if usage else None
+        return result
+
+    def _reflect(self, candidate: Candidate, components: list[str], rollouts: list[Rollout]) -> ReflectionResult:
         try:
             batch = EvaluationBatch.from_rollouts(rollouts)
             dataset = self.adapter.make_reflective_dataset(candidate, batch, components)
@@ -520,9 +560,10 @@ class Engine:
         return _check_texts(texts, components)
 
     def _reflection_done(self, run: _Run, result: ReflectionResult, *, replayed: bool) -> None:
+        run.reflection_usage = result.usage
         self.bus.emit(ev.ReflectionFinished(seq=run.plan.seq, parent_hash=candidate_hash(run.plan.candidate),
                                             components=run.components, new_texts=result.new_texts,
-                                            error=result.error, replayed=replayed))
+                                            error=result.error, usage=result.usage, replayed=replayed))
         self._ready.append((run, result))
 
     # ------------------------------------------------------------------ commits and planning
@@ -542,6 +583,9 @@ class Engine:
         # A candidate is "discovered" once the work that found it is paid; its own validation comes after.
         new_hash = candidate_hash(outcome.child) if outcome.child is not None else None
         own_validation = {k for k in run.keys if k.split == "val" and k.candidate == new_hash}
+        usage = combine([*(self.results[k].usage for k in sorted(run.keys) if k not in self.committed_at),
+                         run.reflection_usage])
+        self._spend(usage, reflection=run.reflection_usage)
         for key in run.keys - own_validation:
             self.committed_at.setdefault(key, self.next_commit)
         discovered_at = 0 if plan.kind == "seed" else len(self.committed_at)
@@ -559,6 +603,7 @@ class Engine:
                 best_before = self.state.best_idx() if self.state.candidates else None
                 new_idx = self.state.add(outcome.child, plan.parent_ids, outcome.val_scores, discovered_at,
                                          plan.seq, plan.kind)
+                self.discovery_costs.append(known_cost(self.spent))
                 best = self.state.best_idx()
                 self.bus.emit(ev.CandidateAdded(
                     idx=new_idx, candidate=dict(outcome.child), candidate_hash=self.state.hashes[new_idx],
@@ -575,9 +620,13 @@ class Engine:
         logger.info("Proposal %d (%s, parents %s): %s%s", plan.seq, plan.kind, plan.parent_ids, outcome.status,
                     f" -> candidate #{new_idx}, validation {self.state.mean(new_idx):.4f}" if new_idx is not None
                     else (f" ({outcome.reason})" if outcome.reason else ""))
+        self.proposals.append({"seq": plan.seq, "kind": plan.kind, "status": outcome.status,
+                               "parents": list(plan.parent_ids), "new_candidate": new_idx,
+                               "metric_calls": len(self.committed_at), "usage": usage,
+                               "cost": known_cost(usage), "total_cost": known_cost(self.spent)})
         self.bus.emit(ev.ProposalCommitted(seq=plan.seq, kind=plan.kind, parent_ids=plan.parent_ids, outcome=outcome,
                                            new_candidate_idx=new_idx, metric_calls=len(self.committed_at),
-                                           replayed=replayed))
+                                           usage=usage, total_cost=known_cost(self.spent), replayed=replayed))
         self._check_failures()
 
     def _complete_validation(self, plan: Plan, outcome: ProposalOutcome, replayed: bool) -> None:
@@ -624,10 +673,40 @@ class Engine:
                 "Check the reflection LM (key, model name, max_tokens large enough for a whole instruction) or the "
                 "custom instruction_proposer. Everything paid for so far is kept in log_dir, if one was given.")
 
+    def _spend(self, usage: dict[str, Any], reflection: dict[str, Any] | None = None) -> None:
+        merge(self.spent, usage)
+        if reflection is not None:
+            self.reflections_paid += 1
+            self.reflection_cost += cost(reflection)
+
+    def _estimate(self, plan: Plan) -> float:
+        """Dollars ``plan`` may cost at most, from what committed work cost: per rollout (program and
+        judge calls) times its reservation, plus one reflection. Zero until something was paid."""
+        if self.config.max_cost is None:
+            return 0.0
+        rollouts = len(self.committed_at)
+        per_rollout = cost(self.spent, ("task", "judge")) / rollouts if rollouts else 0.0
+        per_reflection = self.reflection_cost / self.reflections_paid if self.reflections_paid else 0.0
+        return per_rollout * plan.reservation + (per_reflection if plan.kind == "reflective" else 0.0)
+
+    def _cost_allows(self, plan: Plan) -> bool:
+        cap = self.config.max_cost
+        if cap is None:
+            return True
+        rollouts = len(self.committed_at)
+        per_rollout = cost(self.spent, ("task", "judge")) / rollouts if rollouts else 0.0
+        reserve = per_rollout * self.final_reserve if plan.kind != "final" else 0.0
+        in_flight = sum(run.plan.cost_estimate for run in self.runs.values())
+        plan.cost_estimate = self._estimate(plan)
+        return cost(self.spent) + in_flight + plan.cost_estimate + reserve <= cap
+
     def _reserved(self) -> int:
         return sum(run.plan.reservation for run in self.runs.values())
 
     def _affordable(self, plan: Plan) -> bool:
+        return self._fits_calls(plan) and self._cost_allows(plan)
+
+    def _fits_calls(self, plan: Plan) -> bool:
         """Whether ``plan``'s worst case fits. The search may not touch the reserve kept for validating
         the best screened candidate on the whole valset at the end."""
         cap = self.config.max_metric_calls
@@ -636,6 +715,14 @@ class Engine:
         if plan.kind != "final":
             cap -= self.final_reserve
         return len(self.committed_at) + self._reserved() + plan.reservation <= cap
+
+    def _stop_message(self, plan: Plan) -> str:
+        if not self._fits_calls(plan):
+            left = self.config.max_metric_calls - len(self.committed_at)
+            return (f"budget exhausted: {left} metric calls left, the next proposal may need {plan.reservation}"
+                    + (f" and {self.final_reserve} are kept for the final validation" if self.final_reserve else ""))
+        return (f"cost budget exhausted: ${cost(self.spent):.4f} of max_cost=${self.config.max_cost:.4f} spent, the "
+                f"next proposal is estimated at up to ${plan.cost_estimate:.4f}")
 
     def _try_start(self) -> None:
         while not self.stopping:
@@ -659,11 +746,8 @@ class Engine:
             if not self._affordable(self.pending):
                 if self.runs:
                     return  # in-flight proposals may release part of their reservations
-                left = self.config.max_metric_calls - len(self.committed_at)
                 if self.searching:
-                    self._end_search(f"budget exhausted: {left} metric calls left, the next proposal may need "
-                                     f"{self.pending.reservation}" + (f" and {self.final_reserve} are kept for the "
-                                                                      "final validation" if self.final_reserve else ""))
+                    self._end_search(self._stop_message(self.pending))
                     continue
                 self._stop()
                 return

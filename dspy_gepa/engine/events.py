@@ -74,6 +74,16 @@ class ProposalCommitted(Event):
     outcome: ProposalOutcome
     new_candidate_idx: int | None
     metric_calls: int
+    usage: dict[str, Any] | None = None
+    total_cost: float | None = None
+
+
+@dataclass
+class UsageRecorded(Event):
+    """LM usage paid outside any proposal (the pre-flight checks)."""
+
+    usage: dict[str, Any]
+    reason: str
 
 
 @dataclass

@@ -9,8 +9,9 @@ live. (Snapshots would only save the replay's bookkeeping time, which is small n
 
 Records are JSON objects with a ``type``:
 ``header`` (first line: format version and configuration fingerprint), ``rollout``, ``reflection``,
-``candidate``, ``validated`` (a screened candidate's scores on the whole valset), ``commit``,
-``run_started``, ``run_finished``, ``run_failed``.
+``candidate``, ``validated`` (a screened candidate's scores on the whole valset), ``commit`` (with the
+proposal's LM usage and the run's cost so far), ``usage`` (LM usage outside proposals: pre-flight
+checks), ``run_started``, ``run_finished``, ``run_failed``.
 """
 
 from __future__ import annotations
@@ -154,6 +155,8 @@ class JournalWriter:
                         "texts": event.candidate, "parents": event.parent_ids, "seq": event.seq,
                         "kind": event.kind, "val_mean": event.val_mean, "discovered_at": event.discovered_at,
                         "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()}})
+        elif isinstance(event, ev.UsageRecorded):
+            self.write({"type": "usage", "usage": event.usage, "reason": event.reason})
         elif isinstance(event, ev.CandidateValidated):
             self.write({"type": "validated", "idx": event.idx, "val_mean": event.val_mean,
                         "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()}})
@@ -162,7 +165,8 @@ class JournalWriter:
             self.write({"type": "commit", "seq": event.seq, "kind": event.kind, "status": o.status,
                         "reason": o.reason, "parents": event.parent_ids, "components": o.components,
                         "parent_scores": o.parent_scores, "child_scores": o.child_scores,
-                        "new_idx": event.new_candidate_idx, "metric_calls": event.metric_calls},
+                        "new_idx": event.new_candidate_idx, "metric_calls": event.metric_calls,
+                        "usage": event.usage, "total_cost": event.total_cost},
                        durable=True)
         elif isinstance(event, ev.RunStarted):
             self.write({"type": "run_started", "resumed": event.resumed, "config": event.config,

@@ -42,6 +42,7 @@ class Reflect:
 class ReflectionResult:
     new_texts: dict[str, str] | None
     error: str | None = None
+    usage: dict[str, Any] | None = None
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Plan:
     front_best: dict[int, float] = field(default_factory=dict)
     screen: list[int] = field(default_factory=list)
     reservation: int = 0
+    cost_estimate: float = 0.0
     merge: Any = None
 
 

@@ -1,7 +1,7 @@
 """Dollars spent, when something recorded them; ``None`` means unknown, never zero.
 
 Cost comes only from what the run already records: the ``usage`` of rollouts and reflections
-(``{model: {"calls", "cached", "cost", "unpriced", ...}}`` as the DSPy adapter writes it, or a flat
+(``{role: {model: {"calls", "cached", "cost", "unpriced", ...}}}`` as the engine records it, or a flat
 ``{"cost": x}``), or an event/record field holding the run's cumulative cost (``total_cost`` or
 ``cost_used``). Nothing is estimated here.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from typing import Any
+
+from dspy_gepa.engine.usage import known_cost
 
 CUMULATIVE_FIELDS = ("total_cost", "cost_used")
 
@@ -22,25 +24,14 @@ def _number(value: Any) -> float | None:
 
 
 def usage_cost(usage: Any) -> float | None:
-    """Dollars in one ``usage`` record, or ``None`` when no call in it was priced."""
+    """Dollars in one usage record (``{role: {model: row}}``, see :mod:`dspy_gepa.engine.usage`), or
+    ``None`` when no call in it was priced."""
     if not isinstance(usage, Mapping):
         return None
     flat = _number(usage.get("cost"))
     if flat is not None:
         return flat
-    total = None
-    for row in usage.values():
-        if not isinstance(row, Mapping):
-            continue
-        cost = _number(row.get("cost"))
-        if cost is None:
-            continue
-        calls = _number(row.get("calls"))
-        unpriced = _number(row.get("unpriced")) or 0.0
-        if calls is not None and calls - unpriced <= 0 and cost == 0:
-            continue  # every call unpriced: 0.0 here means "unknown"
-        total = (total or 0.0) + cost
-    return total
+    return known_cost(usage)
 
 
 def cumulative_cost(obj: Any) -> float | None:

@@ -46,8 +46,8 @@ def test_cost_appears_once_an_event_carries_it():
     bar(ev.RunStarted(config={}, seed_candidate={"p": "x"}, train_size=3, val_size=2, max_metric_calls=20,
                       plan="", resumed=False))
     bar(ev.BudgetUpdated(used=2, max_metric_calls=20, reserved=2))
-    usage = {"openai/gpt-4.1": {"calls": 1, "cached": 0, "input_tokens": 10, "output_tokens": 5, "cost": 0.0021,
-                                "unpriced": 0}}
+    usage = {"task": {"openai/gpt-4.1": {"calls": 1, "cached": 0, "input_tokens": 10, "output_tokens": 5,
+                                         "cost": 0.0021, "unpriced": 0}}}
     bar(ev.RolloutFinished(key=RolloutKey("h", "val", 0), rollout=Rollout(1.0, usage=usage), seq=0))
     bar(ev.CandidateAdded(idx=0, candidate={"p": "x"}, candidate_hash="h", parent_ids=[], val_scores={0: 1.0, 1: 0.0},
                           val_mean=0.5, discovered_at=0, seq=0, kind="seed", is_best=True))

@@ -137,7 +137,7 @@ def test_instructions_are_escaped():
 
 def test_cost_is_shown_only_when_recorded():
     def records(cost):
-        usage = {"m": {"calls": 1, "cached": 0, "cost": cost, "unpriced": 0 if cost else 1}}
+        usage = {"task": {"m": {"calls": 1, "cached": 0, "cost": cost, "unpriced": 0 if cost else 1}}}
         return [
             {"type": "run_started", "config": {}, "max_metric_calls": 10, "train_size": 1, "val_size": 1,
              "seed_candidate": {"p": "a"}},

@@ -47,7 +47,8 @@ def test_nothing_logged_holds_a_key(wandb_offline, mlflow_store, tmp_path, capfd
         optimized = GEPA(metric=metric, max_metric_calls=120, reflection_lm=reflection,
                          instruction_proposer=rules_proposer, log_dir=str(log_dir), track_stats=True,
                          use_wandb=True, wandb_api_key=PLANTED[2], wandb_init_kwargs={"project": "secrets"},
-                         use_mlflow=True, mlflow_experiment_name="secrets", progress=True).compile(
+                         use_mlflow=True, mlflow_experiment_name="secrets", progress=True,
+                         preflight=False).compile(  # the reflection LM holds the key but is never called
             TwoStep(), trainset=split()[0], valset=split()[1])
     assert len(optimized.detailed_results.candidates) > 1  # a real run, with accepted candidates
 

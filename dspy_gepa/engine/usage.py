@@ -1,0 +1,78 @@
+"""Usage records: the tokens and dollars of LM calls, by role and by model.
+
+A usage record is JSON: ``{role: {model: {"calls", "cached", "input_tokens", "output_tokens", "cost",
+"unpriced"}}}``. Roles: ``task`` (the program's own calls), ``judge`` (LM calls made inside the metric),
+``reflection`` (the proposer) and ``preflight`` (the checks before a run). A call served from a cache
+costs nothing and adds no tokens; a call with no known price adds its tokens and counts as
+``unpriced`` — its cost is never guessed, so ``cost`` is then a lower bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+ROLES = ("task", "judge", "reflection", "preflight")
+FIELDS = ("calls", "cached", "input_tokens", "output_tokens", "cost", "unpriced")
+
+Usage = dict[str, dict[str, dict[str, float]]]
+
+
+@dataclass(frozen=True)
+class Totals:
+    calls: int = 0
+    cached: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    unpriced: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def merge(into: Usage, usage: Mapping[str, Any] | None) -> Usage:
+    """Add ``usage`` into ``into`` (in place) and return it."""
+    for role, models in (usage or {}).items():
+        if not isinstance(models, Mapping):
+            continue
+        for model, row in models.items():
+            target = into.setdefault(role, {}).setdefault(model, dict.fromkeys(FIELDS, 0))
+            for key in FIELDS:
+                target[key] += row.get(key, 0) or 0
+    return into
+
+
+def combine(usages: Iterable[Mapping[str, Any] | None]) -> Usage:
+    total: Usage = {}
+    for usage in usages:
+        merge(total, usage)
+    return total
+
+
+def totals(usage: Mapping[str, Any] | None, roles: Iterable[str] | None = None) -> Totals:
+    wanted = set(roles) if roles is not None else None
+    sums = dict.fromkeys(FIELDS, 0)
+    for role, models in (usage or {}).items():
+        if wanted is not None and role not in wanted or not isinstance(models, Mapping):
+            continue
+        for row in models.values():
+            for key in FIELDS:
+                sums[key] += row.get(key, 0) or 0
+    return Totals(**{k: (float(v) if k == "cost" else int(v)) for k, v in sums.items()})
+
+
+def cost(usage: Mapping[str, Any] | None, roles: Iterable[str] | None = None) -> float:
+    return totals(usage, roles).cost
+
+
+def known_cost(usage: Mapping[str, Any] | None, roles: Iterable[str] | None = None) -> float | None:
+    """The cost, or None when calls were made and none of them had a price (unknown is not zero)."""
+    t = totals(usage, roles)
+    priced = t.calls - t.cached - t.unpriced
+    return t.cost if priced > 0 or t.cost > 0 else None
+
+
+def by_role(usage: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    return {role: totals(usage, [role]).as_dict() for role in (usage or {})}
