@@ -124,12 +124,18 @@ def find_free_port(host: str = "127.0.0.1") -> int:
 
 
 def default_threads() -> int:
-    """Threads for llama.cpp: the CPUs this process may run on, at most 8 (a 135M model gains nothing beyond)."""
+    """Threads for llama.cpp: one less than the CPUs this process may use, between 1 and 4.
+
+    llama.cpp's threads wait for each other at every step, so a thread that loses its core to another
+    process stalls them all. Measured on 2 busy cores: 2 threads ran 2-8x slower than 1 thread, which
+    stayed steady; on idle cores 2 threads were at best slightly faster. A 135M model gains little
+    from more than 4 threads.
+    """
     try:
         available = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         available = os.cpu_count() or 1
-    return max(1, min(available, 8))
+    return max(1, min(available - 1, 4))
 
 
 class LocalLMServer:
@@ -173,8 +179,7 @@ class LocalLMServer:
         # Every server gets its own key, so other local processes cannot use it by accident.
         self.api_key = f"local-{secrets.token_hex(8)}"
         self._process: subprocess.Popen[bytes] | None = None
-        self._log_file: Any = None
-        self._log_path: Path | None = None
+        self._log_file: Any = None  # an anonymous temporary file: nothing is left behind, however we exit
 
     # -- how dspy.LM reaches it ------------------------------------------------------------------
 
@@ -245,9 +250,7 @@ class LocalLMServer:
             raise LocalServerStartError(f"model file not found: {self.model_path}")
         if self.port is None:
             self.port = find_free_port(self.host)
-        fd, log_name = tempfile.mkstemp(prefix="dspy-gepa-llama-server-", suffix=".log")
-        self._log_path = Path(log_name)
-        self._log_file = os.fdopen(fd, "wb")
+        self._log_file = tempfile.TemporaryFile(prefix="dspy-gepa-llama-server-")
         log.info("starting llama-cpp-python server for %s on %s (%d threads)", self.model_path.name,
                  self.api_base, self.n_threads)
         started = time.monotonic()
@@ -312,17 +315,15 @@ class LocalLMServer:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
-        if self._log_path is not None:
-            self._log_path.unlink(missing_ok=True)
-            self._log_path = None
 
     def log_tail(self, lines: int = 30) -> str:
         """The last ``lines`` lines the server printed (stdout and stderr)."""
-        if self._log_path is None or not self._log_path.exists():
+        if self._log_file is None:
             return "(no output captured)"
-        if self._log_file is not None:
-            self._log_file.flush()
-        text = self._log_path.read_text(errors="replace").rstrip()
+        fd = self._log_file.fileno()
+        size = os.fstat(fd).st_size
+        start = max(0, size - 64 * 1024)
+        text = os.pread(fd, size - start, start).decode(errors="replace").rstrip()
         return "\n".join(text.splitlines()[-lines:]) or "(no output)"
 
     def __enter__(self) -> LocalLMServer:

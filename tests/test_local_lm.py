@@ -186,3 +186,8 @@ def test_no_server_outlives_its_parent(how, tail):
     assert _gone(pid), f"server pid {pid} still alive after {how}"
     assert _port_closed(port), f"port {port} still open after {how}"
 
+
+
+def test_default_threads_leave_a_core_free_and_stay_small():
+    assert 1 <= local_lm.default_threads() <= 4
+    assert local_lm.default_threads() <= max(1, len(os.sched_getaffinity(0)) - 1)
