@@ -13,7 +13,7 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
     from dspy_gepa import demo
 
     parser = subparsers.add_parser("demo", help="run a complete GEPA optimization, offline on a local LM by default",
-                                   description=(demo.__doc__ or "").split("\n\n")[0])
+                                   description=demo.DESCRIPTION)
     demo.build_parser(parser)
     parser.set_defaults(handler=lambda args: demo.main_demo(args=args))
 

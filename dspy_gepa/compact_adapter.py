@@ -18,12 +18,17 @@ The schema is sent in the dialect the server understands (``schema_dialect``):
   turns into a grammar; it rejects OpenAI's ``json_schema`` type.
 * ``"openai"``: ``{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}``.
 * ``None``: no ``response_format``; the prompt alone asks for JSON.
+
+``only_for`` limits the adapter to some LMs: calls to any other LM go to ``other`` (default
+``dspy.ChatAdapter()``), so a program can mix a small local model with a capable provider under one
+``dspy.context(adapter=...)``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import dspy
@@ -59,11 +64,33 @@ def _describe_type(annotation: Any) -> str:
 class CompactJSONAdapter(dspy.JSONAdapter):
     """Short prompts and schema-constrained JSON replies, for small local LMs (see the module docstring)."""
 
-    def __init__(self, schema_dialect: SchemaDialect | None = "llama.cpp", callbacks: list[Any] | None = None):
+    def __init__(
+        self,
+        schema_dialect: SchemaDialect | None = "llama.cpp",
+        callbacks: list[Any] | None = None,
+        *,
+        only_for: Iterable[Any] | None = None,
+        other: dspy.Adapter | None = None,
+    ):
         if schema_dialect not in ("llama.cpp", "openai", None):
             raise ValueError(f"schema_dialect must be 'llama.cpp', 'openai' or None, not {schema_dialect!r}")
         super().__init__(callbacks=callbacks, use_native_function_calling=False)
         self.schema_dialect = schema_dialect
+        self.only_for = None if only_for is None else list(only_for)
+        self.other = other if other is not None else dspy.ChatAdapter()
+
+    def _handles(self, lm: Any) -> bool:
+        return self.only_for is None or any(lm is mine for mine in self.only_for)
+
+    def __call__(self, lm, lm_kwargs, signature, demos, inputs):
+        if not self._handles(lm):
+            return self.other(lm, lm_kwargs, signature, demos, inputs)
+        return super().__call__(lm, lm_kwargs, signature, demos, inputs)
+
+    async def acall(self, lm, lm_kwargs, signature, demos, inputs):
+        if not self._handles(lm):
+            return await self.other.acall(lm, lm_kwargs, signature, demos, inputs)
+        return await super().acall(lm, lm_kwargs, signature, demos, inputs)
 
     def response_format(self, signature: type[dspy.Signature]) -> dict[str, Any] | None:
         """The ``response_format`` sent with each call, or None."""

@@ -63,3 +63,18 @@ def test_unparsable_reply_raises_adapter_parse_error():
     with dspy.context(lm=lm, adapter=CompactJSONAdapter(schema_dialect=None)), pytest.raises(AdapterParseError):
         dspy.Predict(Triage)(ticket="t", customer="c")
     assert len(lm.engine.calls) == 1  # no ChatAdapter-style retry through another adapter
+
+
+def test_only_for_leaves_other_lms_to_the_other_adapter():
+    small = scripted_lm(lambda call: '{"label": "normal", "reason": "r"}', model="scripted/small")
+    big = scripted_lm(lambda call: {"label": "urgent", "reason": "big"}, model="scripted/big")
+    adapter = CompactJSONAdapter(schema_dialect="openai", only_for=[small])
+    with dspy.context(adapter=adapter):
+        with dspy.context(lm=small):
+            assert dspy.Predict(Triage)(ticket="t", customer="c").label == "normal"
+        with dspy.context(lm=big):
+            assert dspy.Predict(Triage)(ticket="t", customer="c").reason == "big"
+    assert small.engine.calls[0].messages == [("user", "ticket: t\ncustomer: c")]
+    big_call = big.engine.calls[0]
+    assert "[[ ## ticket ## ]]" in big_call.last_user_text  # DSPy's ChatAdapter format
+    assert big_call.request.config.response_format is None
