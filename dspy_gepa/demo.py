@@ -330,7 +330,9 @@ def main_demo(argv: list[str] | None = None, args: argparse.Namespace | None = N
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
-        with exit_on_sigterm():
+        # With --json, stdout carries the JSON object only: progress that libraries print goes to stderr.
+        quiet = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
+        with exit_on_sigterm(), quiet:
             result = run_demo(
                 lm=args.lm, reflection_lm=args.reflection_lm, budget=args.budget, seed=args.seed,
                 log_dir=args.log_dir,

@@ -199,10 +199,14 @@ class LocalLMServer:
         return {"model": self.model, "api_base": self.api_base, "api_key": self.api_key}
 
     def lm(self, **kwargs: Any):
-        """A ``dspy.LM`` for this server. Defaults: temperature 0, max_tokens 512, no retries; kwargs override."""
+        """A ``dspy.LM`` for this server; kwargs override the defaults.
+
+        Defaults: temperature 0; max_tokens 512; a 120 s timeout; no retries. The server answers one request at
+        a time and keeps generating for a client that gave up, so a retried request would only queue behind it.
+        """
         import dspy
 
-        options: dict[str, Any] = {"temperature": 0.0, "max_tokens": 512, "num_retries": 0, **kwargs}
+        options: dict[str, Any] = {"temperature": 0.0, "max_tokens": 512, "timeout": 120, "num_retries": 0, **kwargs}
         return dspy.LM(**self.lm_kwargs(), **options)
 
     # -- lifecycle ---------------------------------------------------------------------------------

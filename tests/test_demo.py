@@ -146,7 +146,7 @@ def test_cli_demo_runs_offline_on_the_local_model_and_stops_its_server(tmp_path)
         cwd=REPO, capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout)  # stdout holds the JSON object and nothing else
     assert result["local_server"] is True
     assert 0.0 <= result["baseline_score"] <= 1.0 and 0.0 <= result["optimized_score"] <= 1.0
     assert result["test_size"] == 24 and result["metric_calls"] > 0
