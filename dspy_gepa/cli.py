@@ -1,5 +1,6 @@
 """The ``dspy-gepa`` command.
 
+    dspy-gepa demo [--lm MODEL] [--reflection-lm MODEL] [--budget N]   # a whole optimization, offline by default
     dspy-gepa report LOG_DIR [--output FILE]   # one self-contained HTML report of a run (also mid-run)
     dspy-gepa show LOG_DIR [--no-instructions]  # a short summary in the terminal
 
@@ -31,6 +32,15 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo(subparsers: argparse._SubParsersAction) -> None:
+    from dspy_gepa import demo
+
+    p = subparsers.add_parser("demo", help="run a complete GEPA optimization, offline on a local LM by default",
+                              description=demo.DESCRIPTION)
+    demo.build_parser(p)
+    p.set_defaults(func=lambda args: demo.main_demo(args=args))
+
+
 def _add_report(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("report", help="write an HTML report of a run from its log_dir journal",
                               description="Write one self-contained HTML file (lineage, instructions with diffs, "
@@ -51,12 +61,12 @@ def _add_show(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_show)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_report, _add_show]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_demo, _add_report, _add_show]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dspy-gepa", description="Tools for dspy-gepa runs.")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser = argparse.ArgumentParser(prog="dspy-gepa", description="GEPA reflective prompt evolution for DSPy.")
+    subparsers = parser.add_subparsers(dest="command", title="commands", required=True)
     for add in COMMANDS:
         add(subparsers)
     return parser
