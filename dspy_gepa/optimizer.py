@@ -17,10 +17,10 @@ from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits
 from dspy_gepa.dspy_adapter.feedback import check_metric_signature, metric_name
 from dspy_gepa.engine import Engine, EngineConfig, EventBus
 from dspy_gepa.engine import events as ev
-from dspy_gepa.engine.budget import AUTO_CANDIDATES, auto_budget
+from dspy_gepa.engine.budget import AUTO_CANDIDATES, BudgetPreview, auto_budget, preview
 from dspy_gepa.engine.engine import VAL_POLICIES, default_concurrency
 from dspy_gepa.engine.journal import JOURNAL_NAME, read_journal
-from dspy_gepa.engine.usage import by_role, known_cost
+from dspy_gepa.engine.usage import by_role, combine, known_cost, priced_cost
 from dspy_gepa.engine.usage import totals as usage_totals
 from dspy_gepa.exceptions import ConfigurationError
 from dspy_gepa.preflight import lms_to_check as _lms_to_check
@@ -291,26 +291,8 @@ class GEPA(Teleprompter):
         """Optimize the instructions of ``student``'s predictors; return a new program."""
         if teacher is not None:
             raise ConfigurationError("GEPA does not use a teacher program; call compile(..., teacher=None).")
-        trainset = _check_examples(trainset, "trainset")
-        given_val_size = None
-        if valset is None:
-            logger.warning("No valset given: the trainset is used to validate candidates too. This suits "
-                           "inference-time search; to optimize for unseen inputs, pass a separate valset.")
-            valset = trainset
-        else:
-            valset = _check_examples(valset, "valset")
-            given_val_size = len(valset)
-        program = _copy_program(student)
-        predictors = program.named_predictors()
-        if not predictors:
-            raise ConfigurationError(f"{type(student).__name__} has no dspy.Predict modules, so GEPA has no "
-                                     "instructions to optimize.")
-        _refuse_flex(program)
-        _check_lms(predictors)
+        program, predictors, trainset, valset, budget = self._prepare(student, trainset, valset, warn=True)
         seed_candidate = {name: p.signature.instructions for name, p in predictors}
-        budget = self.resolve_budget(len(predictors), len(trainset), given_val_size)
-        logger.info("Running GEPA for up to %d metric calls (about %.2f full evaluations of train+val).",
-                    budget, budget / (len(trainset) + (given_val_size or 0)))
 
         seed = self._resolve_seed()
         adapter = DspyAdapter(
@@ -356,6 +338,60 @@ class GEPA(Teleprompter):
             optimized.detailed_results = self._detailed_results(adapter, result, seed)
         return optimized
 
+    def _prepare(self, student: dspy.Module, trainset: Any, valset: Any, *, warn: bool
+                 ) -> tuple[dspy.Module, list[tuple[str, Any]], list[dspy.Example], list[dspy.Example], int]:
+        """Check the inputs (before anything is spent) and resolve the budget."""
+        trainset = _check_examples(trainset, "trainset")
+        given_val_size = None
+        if valset is None:
+            if warn:
+                logger.warning("No valset given: the trainset is used to validate candidates too. This suits "
+                               "inference-time search; to optimize for unseen inputs, pass a separate valset.")
+            valset = trainset
+        else:
+            valset = _check_examples(valset, "valset")
+            given_val_size = len(valset)
+        program = _copy_program(student)
+        predictors = program.named_predictors()
+        if not predictors:
+            raise ConfigurationError(f"{type(student).__name__} has no dspy.Predict modules, so GEPA has no "
+                                     "instructions to optimize.")
+        _refuse_flex(program)
+        _check_lms(predictors)
+        budget = self.resolve_budget(len(predictors), len(trainset), given_val_size)
+        logger.info("Running GEPA for up to %d metric calls (about %.2f full evaluations of train+val).",
+                    budget, budget / (len(trainset) + (given_val_size or 0)))
+        return program, predictors, trainset, valset, budget
+
+    def plan(self, student: dspy.Module, trainset: list[dspy.Example], valset: list[dspy.Example] | None = None,
+             *, probe: int = 0) -> BudgetPreview:
+        """Preview what the budget allows — rollouts, proposals, validations — without running anything,
+        and the cost once a price per rollout is known: from the journal in ``log_dir`` if one exists for
+        this configuration, else from ``probe`` rollouts of the student on training examples (real LM
+        calls, at the LMs' prices or ``lm_prices``). ``print(gepa.plan(...))`` gives a short summary."""
+        program, predictors, trainset, valset, budget = self._prepare(student, trainset, valset, warn=False)
+        screen = EngineConfig(val_policy=self.val_evaluation_policy).screen_size(len(valset))
+        costs: dict[str, Any] = {}
+        journal = read_journal(Path(self.log_dir) / JOURNAL_NAME) if self.log_dir is not None else None
+        if journal is not None and journal.rollouts:
+            rollout_usage = combine(r.get("usage") for r in journal.rollouts.values())
+            refl_usage = [r.get("usage") for r in journal.reflections.values()]
+            per_rollout = known_cost(rollout_usage)
+            per_refl = known_cost(combine(refl_usage))
+            costs = {"cost_per_rollout": per_rollout / len(journal.rollouts) if per_rollout is not None else None,
+                     "cost_per_reflection": per_refl / len(refl_usage) if per_refl is not None and refl_usage
+                     else None, "cost_source": f"the journal in {self.log_dir}"}
+        elif probe > 0:
+            adapter = DspyAdapter(program, self.metric_fn, failure_score=self.failure_score,
+                                  num_threads=self.num_threads, prices=self.lm_prices,
+                                  instruction_proposer=self.custom_instruction_proposer or (lambda **kw: {}))
+            batch = adapter.evaluate(trainset[:probe], {name: p.signature.instructions for name, p in predictors})
+            total = known_cost(combine(batch.usages or []))
+            costs = {"cost_per_rollout": total / len(batch.scores) if total is not None else None,
+                     "cost_source": f"{len(batch.scores)} probe rollouts"}
+        return preview(budget, len(trainset), len(valset), self.reflection_minibatch_size, screen,
+                       max_cost=self.max_cost, **costs)
+
     def _resolve_seed(self) -> int:
         if self.seed is not None:
             return self.seed
@@ -388,7 +424,7 @@ class GEPA(Teleprompter):
             seed=seed,
             candidate_texts=[dict(c) for c in state.candidates],
             stop_reason=result.stop_reason,
-            total_cost=known_cost(result.usage),
+            total_cost=priced_cost(result.usage),
             usage=by_role(result.usage),
             proposals=[{k: v for k, v in p.items() if k != "usage"} | {"tokens": usage_totals(p["usage"]).as_dict()}
                        for p in result.proposals],

@@ -40,7 +40,7 @@ class CallRecorder:
             row = per_model.setdefault(model, {"calls": 0, "cached": 0, "input_tokens": 0, "output_tokens": 0,
                                                "cost": 0.0, "unpriced": 0})
             row["calls"] += 1
-            if getattr(entry.get("response"), "cache_hit", False):
+            if is_cache_hit(entry):
                 row["cached"] += 1
                 continue
             usage = entry.get("usage") or {}
@@ -58,6 +58,12 @@ class CallRecorder:
             else:
                 row["cost"] += float(cost)
         return per_model
+
+
+def is_cache_hit(entry: dict[str, Any]) -> bool:
+    """DSPy 3.4 serves a cached call with an empty ``usage`` (and, on its native path, the *original*
+    call's cost and no cache flag in the history entry), so an empty usage is the sign to go by."""
+    return bool(getattr(entry.get("response"), "cache_hit", False)) or not entry.get("usage")
 
 
 def finish_reason(entry: dict[str, Any]) -> str | None:

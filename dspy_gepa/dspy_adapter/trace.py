@@ -58,7 +58,8 @@ _failures: contextvars.ContextVar[list[TraceEntry] | None] = contextvars.Context
 def watch_parse_failures(program: dspy.Module) -> None:
     """Make each predictor of ``program`` (one the adapter built) note its parse failures."""
     for name, predictor in program.named_predictors():
-        original = predictor.forward
+        # Read without Module.__getattribute__, which warns about calling forward directly.
+        original = object.__getattribute__(predictor, "forward")
 
         def forward(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
             try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 # Candidates per preset, as in dspy.GEPA (DSPy 3.x, ``AUTO_RUN_SETTINGS``).
 AUTO_CANDIDATES = {"light": 6, "medium": 12, "heavy": 18}
@@ -47,3 +49,78 @@ def budget_plan(max_metric_calls: int | None, val_size: int, minibatch_size: int
         f"{left // accepted} full validations. A proposal starts only when its worst case "
         f"({accepted} calls) fits in what is left, so the budget is never exceeded."
     )
+
+
+@dataclass(frozen=True)
+class BudgetPreview:
+    """What a run's budget allows, before it starts (``GEPA.plan``).
+
+    Rollout counts follow the engine's rules: the seed is validated on every example, a proposal costs
+    two minibatch evaluations and, if its child passes, a validation (the screen with the ``staged``
+    policy, every example with ``full``), and the ``staged`` policy keeps ``final_reserve`` calls for
+    validating its best candidate in full at the end. Costs are known once a price per rollout is (from a
+    journal of this configuration, or from probe rollouts); the reflection cost only from a journal.
+    """
+
+    max_metric_calls: int
+    train_size: int
+    val_size: int
+    screen_size: int
+    minibatch_size: int
+    seed_validation: int
+    final_reserve: int
+    per_rejected_proposal: int
+    per_accepted_proposal: int
+    proposals_min: int
+    proposals_max: int
+    max_cost: float | None = None
+    cost_per_rollout: float | None = None
+    cost_per_reflection: float | None = None
+    cost_source: str | None = None
+
+    @property
+    def estimated_cost(self) -> tuple[float, float] | None:
+        """(low, high) USD if the whole budget is spent: every metric call at the rollout price, plus one
+        reflection per proposal when its price is known."""
+        if self.cost_per_rollout is None:
+            return None
+        rollouts = self.max_metric_calls * self.cost_per_rollout
+        refl = self.cost_per_reflection or 0.0
+        return rollouts + self.proposals_min * refl, rollouts + self.proposals_max * refl
+
+    def __str__(self) -> str:
+        lines = [
+            f"Budget: {self.max_metric_calls} metric calls (rollouts) on {self.train_size} training and "
+            f"{self.val_size} validation examples.",
+            f"  seed validation: {self.seed_validation}; kept for the final validation: {self.final_reserve}",
+            f"  a proposal costs {self.per_rejected_proposal} calls if its child is rejected on the minibatch and "
+            f"{self.per_accepted_proposal} if it passes" + (f" (validation screen of {self.screen_size} examples)"
+                                                             if self.screen_size < self.val_size else ""),
+            f"  so the budget pays for {self.proposals_min} to {self.proposals_max} proposals",
+        ]
+        estimate = self.estimated_cost
+        if estimate is None:
+            lines.append("  cost: unknown until a price per rollout is (pass probe=N, or plan again after a run "
+                         "with the same log_dir)")
+        else:
+            per_refl = (f", ${self.cost_per_reflection:.4f} per reflection" if self.cost_per_reflection is not None
+                        else ", reflection cost unknown (not included)")
+            lines.append(f"  cost: about ${estimate[0]:.2f} to ${estimate[1]:.2f} (${self.cost_per_rollout:.5f} per "
+                         f"rollout{per_refl}; from {self.cost_source})")
+        if self.max_cost is not None:
+            lines.append(f"  max_cost: ${self.max_cost:.2f} (whichever budget ends first stops the run)")
+        return "\n".join(lines)
+
+
+def preview(max_metric_calls: int, train_size: int, val_size: int, minibatch_size: int, screen_size: int,
+            **costs: Any) -> BudgetPreview:
+    mb = min(minibatch_size, train_size)
+    staged = screen_size < val_size
+    final_reserve = val_size - screen_size if staged else 0
+    rejected = 2 * mb
+    accepted = rejected + (screen_size if staged else val_size)
+    left = max(0, max_metric_calls - val_size - final_reserve)
+    return BudgetPreview(
+        max_metric_calls=max_metric_calls, train_size=train_size, val_size=val_size, screen_size=screen_size,
+        minibatch_size=mb, seed_validation=val_size, final_reserve=final_reserve, per_rejected_proposal=rejected,
+        per_accepted_proposal=accepted, proposals_min=left // accepted, proposals_max=left // rejected, **costs)

@@ -55,7 +55,7 @@ from dspy_gepa.engine.strategies import (
     select_round_robin,
 )
 from dspy_gepa.engine.types import Candidate, EvaluationBatch, ProposalOutcome, Rollout, RolloutKey, candidate_hash
-from dspy_gepa.engine.usage import combine, cost, known_cost, merge
+from dspy_gepa.engine.usage import combine, cost, known_cost, merge, priced_cost
 from dspy_gepa.exceptions import (
     ConfigurationError,
     GEPAError,
@@ -603,7 +603,7 @@ class Engine:
                 best_before = self.state.best_idx() if self.state.candidates else None
                 new_idx = self.state.add(outcome.child, plan.parent_ids, outcome.val_scores, discovered_at,
                                          plan.seq, plan.kind)
-                self.discovery_costs.append(known_cost(self.spent))
+                self.discovery_costs.append(priced_cost(self.spent))
                 best = self.state.best_idx()
                 self.bus.emit(ev.CandidateAdded(
                     idx=new_idx, candidate=dict(outcome.child), candidate_hash=self.state.hashes[new_idx],
@@ -623,10 +623,10 @@ class Engine:
         self.proposals.append({"seq": plan.seq, "kind": plan.kind, "status": outcome.status,
                                "parents": list(plan.parent_ids), "new_candidate": new_idx,
                                "metric_calls": len(self.committed_at), "usage": usage,
-                               "cost": known_cost(usage), "total_cost": known_cost(self.spent)})
+                               "cost": known_cost(usage), "total_cost": priced_cost(self.spent)})
         self.bus.emit(ev.ProposalCommitted(seq=plan.seq, kind=plan.kind, parent_ids=plan.parent_ids, outcome=outcome,
                                            new_candidate_idx=new_idx, metric_calls=len(self.committed_at),
-                                           usage=usage, total_cost=known_cost(self.spent), replayed=replayed))
+                                           usage=usage, total_cost=priced_cost(self.spent), replayed=replayed))
         self._check_failures()
 
     def _complete_validation(self, plan: Plan, outcome: ProposalOutcome, replayed: bool) -> None:

@@ -68,10 +68,16 @@ def cost(usage: Mapping[str, Any] | None, roles: Iterable[str] | None = None) ->
 
 
 def known_cost(usage: Mapping[str, Any] | None, roles: Iterable[str] | None = None) -> float | None:
-    """The cost, or None when calls were made and none of them had a price (unknown is not zero)."""
+    """The cost, or None when paid calls were made and none of them had a price (unknown is not zero)."""
     t = totals(usage, roles)
-    priced = t.calls - t.cached - t.unpriced
-    return t.cost if priced > 0 or t.cost > 0 else None
+    paid = t.calls - t.cached
+    return None if paid > 0 and t.unpriced == paid else t.cost
+
+
+def priced_cost(usage: Mapping[str, Any] | None, roles: Iterable[str] | None = None) -> float | None:
+    """The cost once at least one call had a price; None before (a run's total is unknown until then)."""
+    t = totals(usage, roles)
+    return t.cost if t.calls - t.cached - t.unpriced > 0 else None
 
 
 def by_role(usage: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:

@@ -12,7 +12,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from dspy_gepa.engine.usage import known_cost
+from dspy_gepa.engine import events as ev
+from dspy_gepa.engine.usage import priced_cost
 
 CUMULATIVE_FIELDS = ("total_cost", "cost_used")
 
@@ -31,7 +32,7 @@ def usage_cost(usage: Any) -> float | None:
     flat = _number(usage.get("cost"))
     if flat is not None:
         return flat
-    return known_cost(usage)
+    return priced_cost(usage)
 
 
 def cumulative_cost(obj: Any) -> float | None:
@@ -71,9 +72,15 @@ class CostMeter:
             self.add_usage(usage)
 
     def observe_event(self, event: Any) -> None:
+        """Per-call usage comes with rollouts and reflections; a commit carries the run's running total
+        (its own ``usage`` repeats what its rollouts already reported, so it is not added again)."""
         rollout = getattr(event, "rollout", None)
-        usage = getattr(rollout, "usage", None) if rollout is not None else getattr(event, "usage", None)
-        self.observe(event, usage)
+        if rollout is not None:
+            self.observe(event, getattr(rollout, "usage", None))
+        elif isinstance(event, ev.ReflectionFinished):
+            self.observe(event, event.usage)
+        else:
+            self.observe(event)
 
     def observe_record(self, record: Mapping[str, Any]) -> None:
         self.observe(record, record.get("usage") if record.get("type") in ("rollout", "reflection") else None)
