@@ -58,7 +58,9 @@ _failures: contextvars.ContextVar[list[TraceEntry] | None] = contextvars.Context
 def watch_parse_failures(program: dspy.Module) -> None:
     """Make each predictor of ``program`` (one the adapter built) note its parse failures."""
     for name, predictor in program.named_predictors():
-        original = predictor.forward
+        # object.__getattribute__: reading ``forward`` off a module through its own __getattribute__ makes
+        # DSPy log "Calling module.forward(...) directly is discouraged" once per predictor and program built.
+        original = object.__getattribute__(predictor, "forward")
 
         def forward(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
             try:
