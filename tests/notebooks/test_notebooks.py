@@ -51,7 +51,20 @@ def test_there_is_one_notebook_per_paper_task():
     assert sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb")) == sorted(TASKS)
 
 
-@pytest.mark.parametrize("path", sorted(NOTEBOOKS_DIR.glob("*.ipynb")), ids=lambda p: p.name)
+def _repo_notebooks() -> list[Path]:
+    skip = IGNORED_DIRS | {".venv", "venv", "build", "dist", "runs", "wandb", "mlruns"}
+    found = []
+    for dirpath, dirnames, filenames in os.walk(REPO):
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        found += [Path(dirpath) / f for f in filenames if f.endswith(".ipynb")]
+    return sorted(found)
+
+
+def test_every_notebook_is_found_by_the_stripped_check():
+    assert set(NOTEBOOKS_DIR.glob("*.ipynb")) <= set(_repo_notebooks())
+
+
+@pytest.mark.parametrize("path", _repo_notebooks(), ids=lambda p: str(p.relative_to(REPO)))
 def test_notebooks_in_the_repo_are_stripped(path):
     text = path.read_text(encoding="utf-8")
     nb = json.loads(text)
