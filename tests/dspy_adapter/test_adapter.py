@@ -216,3 +216,25 @@ def test_parallel_evaluation_keeps_order():
         batch = adapter.evaluate(data, cand)
     assert batch.scores == [1.0 if i % 2 == 0 else 0.0 for i in range(len(data))]
     assert [o.color for o in batch.outputs] == [rule_for(cand["self"], ex.word) or "unknown" for ex in data]
+
+
+def test_parse_failure_watch_does_not_trigger_dspys_direct_forward_warning():
+    from dspy_gepa.dspy_adapter.trace import watch_parse_failures
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    handler = Keep(logging.WARNING)
+    logger = logging.getLogger("dspy.primitives.module")
+    logger.addHandler(handler)
+    try:
+        program = dspy.ChainOfThought("word -> color")
+        watch_parse_failures(program)
+        with dspy.context(lm=scripted_lm(lambda call: {"reasoning": "r", "color": "red"})):
+            assert program(word="apple").color == "red"
+    finally:
+        logger.removeHandler(handler)
+    assert not [r for r in records if "forward" in r.getMessage()]
