@@ -159,16 +159,6 @@ class _CountingMetric:
         return self.metric(gold, pred, trace, pred_name, pred_trace)
 
 
-def _resolve_optimizer(optimizer_cls: Callable[..., Any] | None) -> Callable[..., Any]:
-    if optimizer_cls is not None:
-        return optimizer_cls
-    try:
-        from dspy_gepa import GEPA
-    except ImportError as exc:  # the optimizer ships in the same package; this is a broken install
-        raise ImportError(f"dspy_gepa.GEPA is not importable ({exc}); reinstall dspy-gepa") from exc
-    return GEPA
-
-
 @contextlib.contextmanager
 def _local_server_if_needed(lm: Any, server: LocalLMServer | None) -> Iterator[LocalLMServer | None]:
     """The local server, started, when the task LM is the local model (``lm`` is None); else None."""
@@ -217,7 +207,8 @@ def run_demo(
     started = time.monotonic()
     if lm is None:
         check_local_extra()  # before anything else, so a missing extra is the first thing reported
-    optimizer_cls = _resolve_optimizer(optimizer_cls)
+    if optimizer_cls is None:
+        from dspy_gepa.optimizer import GEPA as optimizer_cls
     if log_dir is None:
         log_dir = tempfile.mkdtemp(prefix="dspy-gepa-demo-")
     log_dir = str(Path(log_dir))

@@ -258,6 +258,7 @@ class Engine:
         self.consecutive_failures: list[str] = []
         self.consecutive_idle = 0
         self.recent_outcomes: list[bool] = []
+        self.tried: set[str] = set()
         self.spent: dict[str, Any] = {}
         self.reflections_paid = 0
         self.reflection_cost = 0.0
@@ -416,7 +417,9 @@ class Engine:
         self._ready.append((run, None))
 
     def _known_at_plan(self, plan: Plan) -> Callable[[Candidate], bool]:
-        known = set(self.state.hashes)
+        """Candidates already in the pool or already tried and turned down (as of planning): proposing one
+        again teaches nothing, and would only re-read cached scores while the reflection LM is paid."""
+        known = set(self.state.hashes) | self.tried
         return lambda c: candidate_hash(c) in known
 
     def _pump(self) -> None:
@@ -582,6 +585,8 @@ class Engine:
         replayed = plan.seq in self._recorded.commits
         # A candidate is "discovered" once the work that found it is paid; its own validation comes after.
         new_hash = candidate_hash(outcome.child) if outcome.child is not None else None
+        if new_hash is not None:
+            self.tried.add(new_hash)
         own_validation = {k for k in run.keys if k.split == "val" and k.candidate == new_hash}
         usage = combine([*(self.results[k].usage for k in sorted(run.keys) if k not in self.committed_at),
                          run.reflection_usage])

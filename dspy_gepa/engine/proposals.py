@@ -96,7 +96,7 @@ def reflective_proposal(
         return ProposalOutcome("unchanged", "the proposer returned the current texts unchanged",
                                parent_scores=parent_scores, components=components)
     if known_candidates(child):
-        return ProposalOutcome("duplicate", "the proposed candidate is already in the pool",
+        return ProposalOutcome("duplicate", "the proposed candidate is already in the pool or was tried before",
                                parent_scores=parent_scores, components=components)
     child_rollouts = yield Evaluate(child, "train", plan.minibatch)
     child_scores = [r.score for r in child_rollouts]
