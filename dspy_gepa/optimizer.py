@@ -295,6 +295,7 @@ class GEPA(Teleprompter):
         seed_candidate = {name: p.signature.instructions for name, p in predictors}
 
         seed = self._resolve_seed()
+        threads = self.num_threads or dspy.settings.num_threads or 1
         adapter = DspyAdapter(
             program, self.metric_fn, failure_score=self.failure_score, num_threads=self.num_threads,
             add_format_failure_as_feedback=self.add_format_failure_as_feedback, reflection_lm=self.reflection_lm,
@@ -310,9 +311,9 @@ class GEPA(Teleprompter):
             use_merge=self.use_merge,
             max_merge_invocations=self.max_merge_invocations if self.max_merge_invocations is not None else 10**9,
             seed=seed,
-            num_threads=self.num_threads or dspy.settings.num_threads or 1,
+            num_threads=threads,
             max_concurrent_proposals=self.max_concurrent_proposals or default_concurrency(
-                self.num_threads or dspy.settings.num_threads or 1, self.reflection_minibatch_size),
+                threads, self.reflection_minibatch_size),
             val_policy=self.val_evaluation_policy,
             keep_val_outputs=self.track_best_outputs,
             max_consecutive_failures=self.max_consecutive_failures,

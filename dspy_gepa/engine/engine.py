@@ -1,17 +1,22 @@
 """The scheduler: runs proposals, spends the budget, commits results, keeps the journal.
 
-How it stays deterministic with several proposals in flight (``max_concurrent_proposals = C``):
+How it stays deterministic with several proposals in flight:
 
-* Proposal ``k`` is planned right after proposal ``k - C`` commits (proposal 0 is the seed's
-  validation), from the state at that moment; proposals commit strictly in order of ``k``. So what a
-  proposal sees never depends on thread timing, and with ``C = 1`` this is the paper's loop.
+* Proposals commit strictly in order of their sequence number, and new proposals are planned and
+  started only right after a commit (proposal 0 is the seed's validation), from the state at that
+  moment. How many may be in flight (:meth:`Engine._concurrency`) is computed from committed proposals
+  too. So what a proposal sees never depends on thread timing; with one in flight this is the paper's
+  loop.
 * Budget: a proposal reserves its worst case (``reservation``) when it starts, and it starts only if
-  ``rollouts committed + reservations in flight + its own`` fits in ``max_metric_calls``. A rollout
-  is counted when it is dispatched. Hence ``total_metric_calls <= max_metric_calls`` at every instant,
-  and the start decisions depend only on committed work, not on timing.
+  ``rollouts committed + reservations in flight + its own`` fits in ``max_metric_calls`` (minus, with
+  the ``staged`` policy, the reserve kept for the final validation). A rollout is counted when it is
+  dispatched. Hence ``total_metric_calls <= max_metric_calls`` at every instant, and the start
+  decisions depend only on committed work. ``max_cost`` works the same way with dollar estimates.
 * Every rollout key ``(candidate hash, split, example)`` runs at most once: later requests are served
   from memory, requests for a key already in flight wait for it, and a resumed run serves keys from
   the journal.
+* The search ends on a budget or a stop condition; with the ``staged`` validation policy, the best
+  screened candidates are then validated on every example (:meth:`Engine._plan_final`).
 """
 
 from __future__ import annotations
@@ -684,25 +689,23 @@ class Engine:
             self.reflections_paid += 1
             self.reflection_cost += cost(reflection)
 
-    def _estimate(self, plan: Plan) -> float:
-        """Dollars ``plan`` may cost at most, from what committed work cost: per rollout (program and
-        judge calls) times its reservation, plus one reflection. Zero until something was paid."""
-        if self.config.max_cost is None:
-            return 0.0
+    def _per_rollout_cost(self) -> float:
+        """Average dollars of a committed rollout (program and judge calls); zero before any."""
         rollouts = len(self.committed_at)
-        per_rollout = cost(self.spent, ("task", "judge")) / rollouts if rollouts else 0.0
-        per_reflection = self.reflection_cost / self.reflections_paid if self.reflections_paid else 0.0
-        return per_rollout * plan.reservation + (per_reflection if plan.kind == "reflective" else 0.0)
+        return cost(self.spent, ("task", "judge")) / rollouts if rollouts else 0.0
 
     def _cost_allows(self, plan: Plan) -> bool:
+        """Whether ``plan`` fits in ``max_cost``: spent by committed work, plus the estimates of the work
+        in flight and of ``plan`` (its reservation at the average rollout cost, plus one reflection at the
+        average reflection cost), plus the final validation's reserve."""
         cap = self.config.max_cost
         if cap is None:
             return True
-        rollouts = len(self.committed_at)
-        per_rollout = cost(self.spent, ("task", "judge")) / rollouts if rollouts else 0.0
+        per_rollout = self._per_rollout_cost()
+        per_reflection = self.reflection_cost / self.reflections_paid if self.reflections_paid else 0.0
+        plan.cost_estimate = per_rollout * plan.reservation + (per_reflection if plan.kind == "reflective" else 0.0)
         reserve = per_rollout * self.final_reserve if plan.kind != "final" else 0.0
         in_flight = sum(run.plan.cost_estimate for run in self.runs.values())
-        plan.cost_estimate = self._estimate(plan)
         return cost(self.spent) + in_flight + plan.cost_estimate + reserve <= cap
 
     def _reserved(self) -> int:
