@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -438,6 +439,7 @@ class _BestProgramSaver:
     def __init__(self, adapter: DspyAdapter, log_dir: Path):
         self.adapter = adapter
         self.path = log_dir / BEST_PROGRAM_NAME
+        remove_stale_temp_files(log_dir)
 
     def __call__(self, event: ev.Event) -> None:
         if not isinstance(event, ev.BestChanged):
@@ -451,6 +453,16 @@ class _BestProgramSaver:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def remove_stale_temp_files(log_dir: Path) -> None:
+    """Delete the temporary files of a best-program save or report write that a killed run left behind
+    (both are written to a temporary file and renamed, so the real files are always whole)."""
+    for pattern in (".best_program.*.json", ".report.*.html"):
+        for path in log_dir.glob(pattern):
+            logger.debug("Removing %s, left by an interrupted run.", path)
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _check_prices(prices: Any) -> dict[str, tuple[float, float]]:
