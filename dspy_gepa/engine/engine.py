@@ -196,6 +196,10 @@ class _Run:
 _FATAL = (GEPAError,)
 
 
+class _Halted(Exception):
+    """A queued rollout that did not start because another one failed fatally (``Engine._halt``)."""
+
+
 class Engine:
     ADAPT_WINDOW = 8
 
@@ -270,6 +274,7 @@ class Engine:
         self._journal: JournalWriter | None = None
         self._eval_pool: ThreadPoolExecutor | None = None
         self._reflect_pool: ThreadPoolExecutor | None = None
+        self._halt: BaseException | None = None
 
     # ------------------------------------------------------------------ setup
 
@@ -381,6 +386,8 @@ class Engine:
     def _process(self, item: tuple) -> None:
         kind, key, future = item
         self._futures.discard(future)
+        if not future.cancelled() and isinstance(future.exception(), _Halted):
+            raise self._halt
         if kind == "rollout":
             self._rollout_done(key, future.result())
         else:
@@ -479,7 +486,15 @@ class Engine:
             self._ready.append((run, [run.got[k] for k in run.want]))
 
     def _rollout_task(self, example: Any, candidate: Candidate, traces: bool) -> Rollout:
-        batch: EvaluationBatch = self.adapter.evaluate([example], candidate, capture_traces=traces)
+        if self._halt is not None:
+            raise _Halted()
+        try:
+            batch: EvaluationBatch = self.adapter.evaluate([example], candidate, capture_traces=traces)
+        except BaseException as exc:
+            # Fatal for the run (the adapter scores the program's own errors): the rollouts still queued
+            # must not start while the main thread gets round to stopping.
+            self._halt = exc
+            raise
         if len(batch.scores) != 1:
             raise MetricError(f"The adapter returned {len(batch.scores)} scores for one example.")
         score = batch.scores[0]
