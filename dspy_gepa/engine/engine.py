@@ -672,7 +672,11 @@ class Engine:
         if plan.kind != "reflective":
             return
         self.recent_outcomes.append(new_idx is not None)
-        if outcome.usable:
+        # A proposal skipped for a perfect minibatch asked the reflection LM nothing: it neither counts as a
+        # failure nor breaks a run of them (or a broken reflection LM hides between perfect minibatches).
+        if outcome.status == "skipped_perfect":
+            pass
+        elif outcome.usable:
             self.consecutive_failures.clear()
         else:
             self.consecutive_failures.append(f"proposal {plan.seq}: {outcome.status}: {outcome.reason}")
