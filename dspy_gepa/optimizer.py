@@ -7,7 +7,7 @@ import logging
 import os
 import random
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -493,6 +493,12 @@ def _as_list(value: Any) -> list:
 def _check_examples(data: Any, name: str) -> list[dspy.Example]:
     if data is None:
         raise ConfigurationError(f"{name} must be a non-empty list of dspy.Example.")
+    if isinstance(data, dspy.Example):
+        raise ConfigurationError(f"{name} must be a list of dspy.Example, not a single {type(data).__name__}; "
+                                 f"pass [{name}] if it is your only example.")
+    if isinstance(data, str | bytes | Mapping):
+        # Iterable, but over characters or keys: list(data) would report a confusing first item.
+        raise ConfigurationError(f"{name} must be a list of dspy.Example, not {type(data).__name__}.")
     try:
         examples = list(data)
     except TypeError:
@@ -502,10 +508,10 @@ def _check_examples(data: Any, name: str) -> list[dspy.Example]:
                                  (" to reflect on." if name == "trainset" else " to validate candidates on; pass "
                                   "valset=None to validate on the trainset."))
     for i, ex in enumerate(examples):
-        if not isinstance(ex, dspy.Example):
+        if not isinstance(ex, dspy.Example) or isinstance(ex, dspy.Prediction):
             raise ConfigurationError(f"{name}[{i}] is a {type(ex).__name__}, not a dspy.Example. Build examples "
                                      "with dspy.Example(...).with_inputs(...).")
-        if not ex._input_keys:
+        if not getattr(ex, "_input_keys", None):
             raise ConfigurationError(f"{name}[{i}] has no input fields marked. Call .with_inputs('field', ...) "
                                      "on every example so GEPA knows what to pass to the program.")
     return examples

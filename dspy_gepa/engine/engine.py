@@ -660,8 +660,9 @@ class Engine:
         if errors and all(errors):
             raise ProgramError(
                 f"The program failed on all {len(errors)} validation examples before any optimization, e.g. "
-                f"{errors[0]}. Fix the program (or its LM configuration) first: GEPA cannot learn from a program "
-                "that never produces an output.")
+                f"{errors[0]}. Fix the program, its LM configuration or the examples' input fields (.with_inputs(...) "
+                "must name what the program's forward takes) first: GEPA cannot learn from a program that never "
+                "produces an output.")
 
     def _bookkeep(self, plan: Plan, outcome: ProposalOutcome, new_idx: int | None) -> None:
         added_by_reflection = plan.kind == "reflective" and new_idx is not None
