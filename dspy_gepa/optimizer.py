@@ -328,7 +328,8 @@ class GEPA(Teleprompter):
                         fingerprint_extra={"metric": metric_name(self.metric_fn), "failure_score": self.failure_score,
                                            "add_format_failure_as_feedback": self.add_format_failure_as_feedback,
                                            "reflective_limits": [self.reflection_limits.max_records,
-                                                                 self.reflection_limits.max_chars]},
+                                                                 self.reflection_limits.max_chars],
+                                           "task_lms": _task_lms(predictors)},
                         preflight=lambda: run_preflight(_lms_to_check(predictors, self.reflection_lm), self.preflight,
                                                         self.lm_prices, self.require_prices))
         result = engine.run()
@@ -548,6 +549,13 @@ def _refuse_flex(program: dspy.Module) -> None:
     if flex:
         raise ConfigurationError(f"dspy-gepa does not optimize dspy.Flex code components yet (found {flex}); use "
                                  "dspy.GEPA for programs with dspy.Flex submodules.")
+
+
+def _task_lms(predictors: list[tuple[str, Any]]) -> dict[str, str]:
+    """The model each predictor runs on. Part of the journal's fingerprint: scores recorded with one task
+    model mean nothing for another, so a resume with a different one is refused."""
+    return {name: str(getattr(p.lm or dspy.settings.lm, "model", type(p.lm or dspy.settings.lm).__name__))
+            for name, p in predictors}
 
 
 def _check_lms(predictors: list[tuple[str, Any]]) -> None:
