@@ -14,6 +14,7 @@ from typing import Any, Literal
 import dspy
 from dspy.teleprompt.teleprompt import Teleprompter
 
+from dspy_gepa._redact import scrub_saved_program
 from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits
 from dspy_gepa.dspy_adapter.feedback import check_metric_signature, metric_name
 from dspy_gepa.engine import Engine, EngineConfig, EventBus
@@ -450,6 +451,7 @@ class _BestProgramSaver:
         os.close(fd)
         try:
             program.save(tmp)
+            scrub_saved_program(tmp)  # DSPy keeps an LM's headers (Authorization) in the saved state
             os.replace(tmp, self.path)
         finally:
             if os.path.exists(tmp):

@@ -11,6 +11,7 @@ from typing import Any
 
 import dspy
 
+from dspy_gepa._redact import redact
 from dspy_gepa.exceptions import MetricError
 
 METRIC_SIGNATURE = "metric(gold, pred, trace=None, pred_name=None, pred_trace=None)"
@@ -123,6 +124,7 @@ def call_metric(metric: Callable[..., Any], gold: Any, pred: Any, trace: Any, pr
         from dspy_gepa.dspy_adapter.lm_calls import raise_if_infrastructure
 
         raise_if_infrastructure(exc)
-        raise MetricError(f"Metric {metric_name(metric)} raised {type(exc).__name__}: {exc} {context}. Fix the metric "
+        raise MetricError(f"Metric {metric_name(metric)} raised {type(exc).__name__}: {redact(str(exc))} {context}. "
+                          "Fix the metric "
                           "(a metric should score a bad prediction low rather than raise).") from exc
     return read_metric_result(result, metric, context)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dspy_gepa._redact import redact
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.adapter import codec_of
 from dspy_gepa.engine.budget import budget_plan
@@ -570,8 +571,9 @@ class Engine:
         except _FATAL:
             raise
         except Exception as exc:
-            logger.warning("Reflection failed: %s: %s", type(exc).__name__, exc)
-            return ReflectionResult(None, f"{type(exc).__name__}: {exc}")
+            reason = redact(f"{type(exc).__name__}: {exc}")
+            logger.warning("Reflection failed: %s", reason)
+            return ReflectionResult(None, reason)
         return _check_texts(texts, components)
 
     def _reflection_done(self, run: _Run, result: ReflectionResult, *, replayed: bool) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dspy_gepa._redact import redact
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.types import RolloutKey
 from dspy_gepa.exceptions import JournalError, JournalMismatchError
@@ -200,7 +201,7 @@ class JournalWriter:
                         "stop_reason": event.stop_reason}, durable=True)
         elif isinstance(event, ev.RunFailed):
             try:
-                self.write({"type": "run_failed", "error": f"{type(event.error).__name__}: {event.error}",
+                self.write({"type": "run_failed", "error": redact(f"{type(event.error).__name__}: {event.error}"),
                             "total_metric_calls": event.total_metric_calls}, durable=True)
             except JournalError as exc:  # the run's own error matters more than this note about it
                 logger.warning("Could not record the failure in the journal: %s", exc)
