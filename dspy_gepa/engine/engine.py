@@ -364,6 +364,12 @@ class Engine:
         if not self.stop_reason:
             self.stop_reason = "no further proposal could start"
         best = self.state.best_idx()
+        reflections = [p["status"] for p in self.proposals if p["kind"] == "reflective" and
+                       p["status"] != "skipped_perfect"]
+        unusable = reflections.count("reflection_failed")
+        if unusable:
+            logger.warning("%d of %d reflections could not be used (never adopted; each reason is in the log and in "
+                           "detailed_results.proposals).", unusable, len(reflections))
         if best == 0 and len(self.state.candidates) > 0:
             logger.warning("GEPA found no program better than the seed on the validation set (%s); the seed's "
                            "instructions are returned unchanged.", self.stop_reason)

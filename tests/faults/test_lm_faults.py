@@ -300,13 +300,15 @@ def bad_texts(program) -> list[str]:
 
 
 @pytest.mark.parametrize("kind", ["cutoff", "garbage", "empty"])
-def test_unusable_reflections_are_never_adopted_and_are_counted(kind):
+def test_unusable_reflections_are_never_adopted_and_are_counted(kind, caplog):
     pattern = [kind, kind, "good"] * 6
     reflection = ScriptedReflection(pattern)
     program = run(reflection=reflection.lm, max_consecutive_failures=3, threads=1)
     statuses = [p["status"] for p in program.detailed_results.proposals]
     assert bad_texts(program) == []
-    assert statuses.count("reflection_failed") == reflection.used.count(kind) >= 2
+    failed = reflection.used.count(kind)
+    assert statuses.count("reflection_failed") == failed >= 2
+    assert f"{failed} of {len(reflection.used)} reflections could not be used (never adopted" in caplog.text
     assert len(program.detailed_results.candidates) >= 2  # the good replies were used
 
 
