@@ -217,7 +217,7 @@ class DspyAdapter:
         trace = [(predictors[e.name], e.inputs, e.outputs) for e in trajectory.entries if not e.failed]
         score, feedback = call_metric(self.metric, trajectory.example, trajectory.prediction, trace, name,
                                       [(predictors[name], entry.inputs, entry.outputs)],
-                                      context=f"with pred_name={name!r}")
+                                      context=f"for example {_short(trajectory.example)} with pred_name={name!r}")
         if abs(score - trajectory.score) > 1e-9 and self.warn_on_score_mismatch:
             self.warn_on_score_mismatch = False
             logger.warning(

@@ -177,7 +177,9 @@ def test_metric_that_fails_only_when_asked_for_feedback_is_named_with_the_predic
     def picky(gold, pred, trace=None, pred_name=None, pred_trace=None):
         return None if pred_name else metric(gold, pred)
 
-    with pytest.raises(MetricError, match=r"picky returned None .*with pred_name='(first|second)'"):
+    with pytest.raises(MetricError, match=r"picky returned None \(type NoneType\) for example Example\(\{'word': "
+                                          r".*\}\) \(input_keys=\{'word'\}\) with pred_name='(first|second)'; "
+                                          r"expected a score\. Return a float"):
         compile_with(metric_fn=picky)
 
 
