@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import dspy
 from dspy.teleprompt.teleprompt import Teleprompter
 
+from dspy_gepa._redact import scrub_saved_program
 from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits
 from dspy_gepa.dspy_adapter.feedback import check_metric_signature, metric_name
 from dspy_gepa.engine import Engine, EngineConfig, EventBus
@@ -328,7 +330,8 @@ class GEPA(Teleprompter):
                         fingerprint_extra={"metric": metric_name(self.metric_fn), "failure_score": self.failure_score,
                                            "add_format_failure_as_feedback": self.add_format_failure_as_feedback,
                                            "reflective_limits": [self.reflection_limits.max_records,
-                                                                 self.reflection_limits.max_chars]},
+                                                                 self.reflection_limits.max_chars],
+                                           "task_lms": _task_lms(predictors)},
                         preflight=lambda: run_preflight(_lms_to_check(predictors, self.reflection_lm), self.preflight,
                                                         self.lm_prices, self.require_prices))
         result = engine.run()
@@ -439,6 +442,7 @@ class _BestProgramSaver:
     def __init__(self, adapter: DspyAdapter, log_dir: Path):
         self.adapter = adapter
         self.path = log_dir / BEST_PROGRAM_NAME
+        remove_stale_temp_files(log_dir)
 
     def __call__(self, event: ev.Event) -> None:
         if not isinstance(event, ev.BestChanged):
@@ -448,10 +452,21 @@ class _BestProgramSaver:
         os.close(fd)
         try:
             program.save(tmp)
+            scrub_saved_program(tmp)  # DSPy keeps an LM's headers (Authorization) in the saved state
             os.replace(tmp, self.path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def remove_stale_temp_files(log_dir: Path) -> None:
+    """Delete the temporary files of a best-program save or report write that a killed run left behind
+    (both are written to a temporary file and renamed, so the real files are always whole)."""
+    for pattern in (".best_program.*.json", ".report.*.html"):
+        for path in log_dir.glob(pattern):
+            logger.debug("Removing %s, left by an interrupted run.", path)
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _check_prices(prices: Any) -> dict[str, tuple[float, float]]:
@@ -482,6 +497,12 @@ def _as_list(value: Any) -> list:
 def _check_examples(data: Any, name: str) -> list[dspy.Example]:
     if data is None:
         raise ConfigurationError(f"{name} must be a non-empty list of dspy.Example.")
+    if isinstance(data, dspy.Example):
+        raise ConfigurationError(f"{name} must be a list of dspy.Example, not a single {type(data).__name__}; "
+                                 f"pass [{name}] if it is your only example.")
+    if isinstance(data, str | bytes | Mapping):
+        # Iterable, but over characters or keys: list(data) would report a confusing first item.
+        raise ConfigurationError(f"{name} must be a list of dspy.Example, not {type(data).__name__}.")
     try:
         examples = list(data)
     except TypeError:
@@ -491,10 +512,10 @@ def _check_examples(data: Any, name: str) -> list[dspy.Example]:
                                  (" to reflect on." if name == "trainset" else " to validate candidates on; pass "
                                   "valset=None to validate on the trainset."))
     for i, ex in enumerate(examples):
-        if not isinstance(ex, dspy.Example):
+        if not isinstance(ex, dspy.Example) or isinstance(ex, dspy.Prediction):
             raise ConfigurationError(f"{name}[{i}] is a {type(ex).__name__}, not a dspy.Example. Build examples "
                                      "with dspy.Example(...).with_inputs(...).")
-        if not ex._input_keys:
+        if not getattr(ex, "_input_keys", None):
             raise ConfigurationError(f"{name}[{i}] has no input fields marked. Call .with_inputs('field', ...) "
                                      "on every example so GEPA knows what to pass to the program.")
     return examples
@@ -531,6 +552,13 @@ def _refuse_flex(program: dspy.Module) -> None:
     if flex:
         raise ConfigurationError(f"dspy-gepa does not optimize dspy.Flex code components yet (found {flex}); use "
                                  "dspy.GEPA for programs with dspy.Flex submodules.")
+
+
+def _task_lms(predictors: list[tuple[str, Any]]) -> dict[str, str]:
+    """The model each predictor runs on. Part of the journal's fingerprint: scores recorded with one task
+    model mean nothing for another, so a resume with a different one is refused."""
+    return {name: str(getattr(p.lm or dspy.settings.lm, "model", type(p.lm or dspy.settings.lm).__name__))
+            for name, p in predictors}
 
 
 def _check_lms(predictors: list[tuple[str, Any]]) -> None:

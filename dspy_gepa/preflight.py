@@ -9,6 +9,7 @@ from typing import Any
 
 import dspy
 
+from dspy_gepa._redact import lm_secrets, redact, scrub_exception
 from dspy_gepa.dspy_adapter.lm_calls import Prices, record_lm_calls
 from dspy_gepa.exceptions import InfrastructureError
 
@@ -57,10 +58,12 @@ def run_preflight(lms: list[tuple[str, Any]], mode: bool | None, prices: Prices 
                 checker = lm.copy(cache=False) if isinstance(lm, dspy.LM) else lm
                 checker(PROMPT)
             except Exception as exc:
+                secrets = lm_secrets(lm)
+                scrub_exception(exc, secrets)  # provider errors may echo the key they refused
                 raise InfrastructureError(
                     f"Pre-flight check of the {role} ({model}) failed, before any budget was spent: "
-                    f"{type(exc).__name__}: {exc}. Check its API key, model name and server, or pass "
-                    "preflight=False to skip the check.", lm=model, cause=exc) from exc
+                    f"{type(exc).__name__}: {redact(str(exc), secrets)}. Check its API key, model name and server, "
+                    "or pass preflight=False to skip the check.", lm=model, cause=exc) from exc
             logger.info("Pre-flight check of the %s (%s): OK", role, model)
     usage = calls.usage(prices, require_prices=require_prices)
     return {"preflight": usage} if usage else None

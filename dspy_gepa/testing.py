@@ -152,11 +152,16 @@ def scripted_lm(
     *,
     latency: float | Callable[[ScriptedCall], float] = 0.0,
     cache: bool = False,
+    num_retries: int = 0,
     **lm_kwargs: Any,
 ) -> dspy.LM:
-    """A ``dspy.LM`` backed by :class:`ScriptedEngine`; its engine is reachable as ``lm.engine``."""
+    """A ``dspy.LM`` backed by :class:`ScriptedEngine`; its engine is reachable as ``lm.engine``.
+
+    ``num_retries`` is DSPy's own: a retryable error raised by ``respond`` (``dspy.lm15.RateLimitError``,
+    ``TimeoutError``, ``ServerError``) is retried that many times, after the error's ``retry_after`` seconds
+    or DSPy's backoff (1, 2, 4, ... s). It defaults to 0 so a scripted failure reaches the caller at once."""
     engine = ScriptedEngine(respond, model=model.split("/", 1)[-1], latency=latency)
-    lm = dspy.LM(model, engine=engine, cache=cache, num_retries=0, **lm_kwargs)
+    lm = dspy.LM(model, engine=engine, cache=cache, num_retries=num_retries, **lm_kwargs)
     return lm
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import dspy
 
+from dspy_gepa._redact import lm_secrets, redact
 from dspy_gepa.dspy_adapter import codec
 from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback
 from dspy_gepa.dspy_adapter.lm_calls import CallRecorder, Prices, raise_if_infrastructure, record_lm_calls
@@ -86,6 +87,12 @@ class DspyAdapter:
         self._cache_size = program_cache_size
         self._lock = threading.Lock()
 
+    def secrets(self) -> list[str]:
+        """Credentials the run's LMs carry (API keys, Authorization headers): masked wherever they might
+        appear in what GEPA writes."""
+        lms = [p.lm for _, p in self.student.named_predictors()] + [dspy.settings.lm, self.reflection_lm]
+        return [s for lm in lms if lm is not None for s in lm_secrets(lm)]
+
     # ---------------------------------------------------------------- programs
 
     def build_program(self, candidate: Mapping[str, str]) -> dspy.Module:
@@ -143,8 +150,8 @@ class DspyAdapter:
         error = None
         with record_lm_calls() as judge_calls:
             if exc is not None:
-                raise_if_infrastructure(exc)
-                error = f"{type(exc).__name__}: {exc}"
+                raise_if_infrastructure(exc, secrets=self.secrets())
+                error = redact(f"{type(exc).__name__}: {exc}", self.secrets())  # journaled, shown to reflection
                 score, feedback = self.failure_score, None
             else:
                 score, feedback = call_metric(self.metric, example, prediction, None, None, None,
@@ -210,7 +217,7 @@ class DspyAdapter:
         trace = [(predictors[e.name], e.inputs, e.outputs) for e in trajectory.entries if not e.failed]
         score, feedback = call_metric(self.metric, trajectory.example, trajectory.prediction, trace, name,
                                       [(predictors[name], entry.inputs, entry.outputs)],
-                                      context=f"with pred_name={name!r}")
+                                      context=f"for example {_short(trajectory.example)} with pred_name={name!r}")
         if abs(score - trajectory.score) > 1e-9 and self.warn_on_score_mismatch:
             self.warn_on_score_mismatch = False
             logger.warning(
@@ -233,7 +240,7 @@ class DspyAdapter:
                     candidate=dict(candidate), reflective_dataset=reflective_dataset,
                     components_to_update=list(components_to_update))
         except Exception as exc:
-            raise_if_infrastructure(exc, lm)
+            raise_if_infrastructure(exc, lm, self.secrets())
             raise
 
     # ---------------------------------------------------------------- journal codec

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import inspect
 import math
 import numbers
@@ -10,6 +11,7 @@ from typing import Any
 
 import dspy
 
+from dspy_gepa._redact import redact
 from dspy_gepa.exceptions import MetricError
 
 METRIC_SIGNATURE = "metric(gold, pred, trace=None, pred_name=None, pred_trace=None)"
@@ -45,7 +47,29 @@ def check_metric_signature(metric: Any) -> None:
         pass
 
 
+def _plain_number(value: Any) -> Any:
+    """A numeric scalar of another library as a Python number: numpy scalars and 0-d arrays (a metric
+    returning ``np.mean(...)`` or ``a == b`` on numpy values), ``decimal.Decimal``; anything else unchanged."""
+    if isinstance(value, bool | numbers.Real):
+        return value
+    if isinstance(value, decimal.Decimal):
+        try:
+            return float(value)
+        except ValueError:  # a signaling NaN
+            return value
+    item = getattr(value, "item", None)
+    if callable(item) and not isinstance(value, str | bytes) and tuple(getattr(value, "shape", (None,))) == ():
+        try:
+            plain = item()
+        except Exception:
+            return value
+        if isinstance(plain, bool | numbers.Real):
+            return plain
+    return value
+
+
 def _as_score(value: Any, metric: Callable[..., Any], context: str) -> float:
+    value = _plain_number(value)
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, numbers.Real):
@@ -59,9 +83,10 @@ def _as_score(value: Any, metric: Callable[..., Any], context: str) -> float:
 
 
 def read_metric_result(result: Any, metric: Callable[..., Any], context: str) -> tuple[float, str | None]:
-    """(score, feedback) from a float, a ``ScoreWithFeedback`` / prediction / mapping with ``score`` and
+    """(score, feedback) from a number, a ``ScoreWithFeedback`` / prediction / mapping with ``score`` and
     optional ``feedback``. Anything else — None, a string, NaN, a dict without a score — is an error
-    naming the metric and the value."""
+    naming the metric and the value. Numeric scalars of numpy and ``Decimal`` count as numbers."""
+    result = _plain_number(result)
     if isinstance(result, bool | numbers.Real):
         return _as_score(result, metric, context), None
     if isinstance(result, dspy.Example | Mapping):
@@ -73,8 +98,11 @@ def read_metric_result(result: Any, metric: Callable[..., Any], context: str) ->
         feedback = getattr(result, "feedback", None)
         result = {"score": result.score}
     else:
+        hint = ("Return ScoreWithFeedback(score=..., feedback=...) instead of a tuple."
+                if isinstance(result, tuple) else
+                "Return a float (0.0 for a failure) or ScoreWithFeedback(score=..., feedback=...).")
         raise MetricError(f"Metric {metric_name(metric)} returned {result!r:.200} (type {type(result).__name__}) "
-                          f"{context}; expected a float or ScoreWithFeedback(score=..., feedback=...).")
+                          f"{context}; expected a score. {hint}")
     score = _as_score(result["score"], metric, context)
     if feedback is not None and not isinstance(feedback, str):
         feedback = str(feedback)
@@ -96,6 +124,7 @@ def call_metric(metric: Callable[..., Any], gold: Any, pred: Any, trace: Any, pr
         from dspy_gepa.dspy_adapter.lm_calls import raise_if_infrastructure
 
         raise_if_infrastructure(exc)
-        raise MetricError(f"Metric {metric_name(metric)} raised {type(exc).__name__}: {exc} {context}. Fix the metric "
+        raise MetricError(f"Metric {metric_name(metric)} raised {type(exc).__name__}: {redact(str(exc))} {context}. "
+                          "Fix the metric "
                           "(a metric should score a bad prediction low rather than raise).") from exc
     return read_metric_result(result, metric, context)

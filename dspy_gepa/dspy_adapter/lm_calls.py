@@ -16,6 +16,7 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import ContextWindowExceededError, LMError
 
+from dspy_gepa._redact import lm_secrets, redact, scrub_exception
 from dspy_gepa.exceptions import ConfigurationError, InfrastructureError
 
 #: Prices per model string, in USD per million (input tokens, output tokens).
@@ -84,19 +85,21 @@ def record_lm_calls(**context: Any) -> Iterator[CallRecorder]:
         yield recorder
 
 
-def raise_if_infrastructure(exc: BaseException, lm: Any = None) -> None:
+def raise_if_infrastructure(exc: BaseException, lm: Any = None, secrets: Any = ()) -> None:
     """Re-raise a provider failure that retrying will not fix as :class:`InfrastructureError`.
 
     DSPy has already retried transient errors (``num_retries`` on ``dspy.LM``) by the time one reaches
     us, so every ``LMError`` is final except a prompt too long for the context window, which belongs
-    to that one example.
+    to that one example. Provider errors may echo the key they refused: credentials (``lm``'s, the
+    ``secrets`` given, the environment's) are masked in the message and in the chained errors.
     """
     if isinstance(exc, LMError) and not isinstance(exc, ContextWindowExceededError):
         model = getattr(exc, "model", None) or getattr(lm, "model", None)
-        kind = type(exc).__name__
+        secrets = [*lm_secrets(lm), *secrets]
+        scrub_exception(exc, secrets)
         raise InfrastructureError(
-            f"The LM {model or '(unknown model)'} failed with {kind}: {exc}. This is not something more "
-            "optimization can fix (check the API key, model name, quota or server), so the run stops; "
-            "rerun with the same log_dir to resume without repeating recorded work.",
+            f"The LM {model or '(unknown model)'} failed with {type(exc).__name__}: {redact(str(exc), secrets)}. "
+            "This is not something more optimization can fix (check the API key, model name, quota or server), "
+            "so the run stops; rerun with the same log_dir to resume without repeating recorded work.",
             lm=model, cause=exc,
         ) from exc

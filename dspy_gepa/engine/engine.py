@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dspy_gepa._redact import redact
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.adapter import codec_of
 from dspy_gepa.engine.budget import budget_plan
@@ -201,6 +202,10 @@ class _Run:
 _FATAL = (GEPAError,)
 
 
+class _Halted(Exception):
+    """A queued rollout that did not start because another one failed fatally (``Engine._halt``)."""
+
+
 class Engine:
     ADAPT_WINDOW = 8
 
@@ -276,6 +281,7 @@ class Engine:
         self._journal: JournalWriter | None = None
         self._eval_pool: ThreadPoolExecutor | None = None
         self._reflect_pool: ThreadPoolExecutor | None = None
+        self._halt: BaseException | None = None
 
     # ------------------------------------------------------------------ setup
 
@@ -364,6 +370,12 @@ class Engine:
         if not self.stop_reason:
             self.stop_reason = "no further proposal could start"
         best = self.state.best_idx()
+        reflections = [p["status"] for p in self.proposals if p["kind"] == "reflective" and
+                       p["status"] != "skipped_perfect"]
+        unusable = reflections.count("reflection_failed")
+        if unusable:
+            logger.warning("%d of %d reflections could not be used (never adopted; each reason is in the log and in "
+                           "detailed_results.proposals).", unusable, len(reflections))
         if best == 0 and len(self.state.candidates) > 0:
             logger.warning("GEPA found no program better than the seed on the validation set (%s); the seed's "
                            "instructions are returned unchanged.", self.stop_reason)
@@ -387,6 +399,8 @@ class Engine:
     def _process(self, item: tuple) -> None:
         kind, key, future = item
         self._futures.discard(future)
+        if not future.cancelled() and isinstance(future.exception(), _Halted):
+            raise self._halt
         if kind == "rollout":
             self._rollout_done(key, future.result())
         else:
@@ -487,7 +501,15 @@ class Engine:
             self._ready.append((run, [run.got[k] for k in run.want]))
 
     def _rollout_task(self, example: Any, candidate: Candidate, traces: bool) -> Rollout:
-        batch: EvaluationBatch = self.adapter.evaluate([example], candidate, capture_traces=traces)
+        if self._halt is not None:
+            raise _Halted()
+        try:
+            batch: EvaluationBatch = self.adapter.evaluate([example], candidate, capture_traces=traces)
+        except BaseException as exc:
+            # Fatal for the run (the adapter scores the program's own errors): the rollouts still queued
+            # must not start while the main thread gets round to stopping.
+            self._halt = exc
+            raise
         if len(batch.scores) != 1:
             raise MetricError(f"The adapter returned {len(batch.scores)} scores for one example.")
         score = batch.scores[0]
@@ -563,8 +585,9 @@ class Engine:
         except _FATAL:
             raise
         except Exception as exc:
-            logger.warning("Reflection failed: %s: %s", type(exc).__name__, exc)
-            return ReflectionResult(None, f"{type(exc).__name__}: {exc}")
+            reason = redact(f"{type(exc).__name__}: {exc}")
+            logger.warning("Reflection failed: %s", reason)
+            return ReflectionResult(None, reason)
         return _check_texts(texts, components)
 
     def _reflection_done(self, run: _Run, result: ReflectionResult, *, replayed: bool) -> None:
@@ -655,8 +678,9 @@ class Engine:
         if errors and all(errors):
             raise ProgramError(
                 f"The program failed on all {len(errors)} validation examples before any optimization, e.g. "
-                f"{errors[0]}. Fix the program (or its LM configuration) first: GEPA cannot learn from a program "
-                "that never produces an output.")
+                f"{errors[0]}. Fix the program, its LM configuration or the examples' input fields (.with_inputs(...) "
+                "must name what the program's forward takes) first: GEPA cannot learn from a program that never "
+                "produces an output.")
 
     def _bookkeep(self, plan: Plan, outcome: ProposalOutcome, new_idx: int | None) -> None:
         added_by_reflection = plan.kind == "reflective" and new_idx is not None
@@ -667,7 +691,11 @@ class Engine:
         if plan.kind != "reflective":
             return
         self.recent_outcomes.append(new_idx is not None)
-        if outcome.usable:
+        # A proposal skipped for a perfect minibatch asked the reflection LM nothing: it neither counts as a
+        # failure nor breaks a run of them (or a broken reflection LM hides between perfect minibatches).
+        if outcome.status == "skipped_perfect":
+            pass
+        elif outcome.usable:
             self.consecutive_failures.clear()
         else:
             self.consecutive_failures.append(f"proposal {plan.seq}: {outcome.status}: {outcome.reason}")

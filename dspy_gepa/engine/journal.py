@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dspy_gepa._redact import redact
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.types import RolloutKey
 from dspy_gepa.exceptions import JournalError, JournalMismatchError
@@ -68,18 +69,34 @@ def read_journal(path: str | os.PathLike) -> JournalContents:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise JournalError(f"{path}: line {n + 1} is corrupt ({exc}); the journal cannot be replayed.") from exc
+            raise JournalError(f"{path}: line {n + 1} is corrupt ({exc}); the journal cannot be replayed. Restore "
+                               "it from a backup, or use a new log_dir.") from exc
+        try:
+            kind = record["type"]
+            if kind == "header":
+                if contents.records:
+                    raise ValueError("a second header")
+                contents.header = record
+            elif not contents.records:
+                raise ValueError("no header before it")
+            elif kind == "rollout":
+                c, s, e = record["key"]
+                float(record["score"])
+                contents.rollouts[RolloutKey(c, s, int(e))] = record
+            elif kind == "reflection":
+                contents.reflections[int(record["seq"])] = record
+            elif kind == "commit":
+                contents.commits[int(record["seq"])] = record
+        except (KeyError, TypeError, ValueError) as exc:
+            where = f"{path} does not start with a journal header (line {n + 1}: " if not contents.records \
+                else f"{path}: line {n + 1} is not a journal record ("
+            raise JournalError(f"{where}{type(exc).__name__}: {exc}); this file was not written by dspy-gepa, or "
+                               "was edited. Move it away, or use a new log_dir.") from exc
         contents.records.append(record)
-        kind = record.get("type")
-        if kind == "header":
-            contents.header = record
-        elif kind == "rollout":
-            c, s, e = record["key"]
-            contents.rollouts[RolloutKey(c, s, int(e))] = record
-        elif kind == "reflection":
-            contents.reflections[int(record["seq"])] = record
-        elif kind == "commit":
-            contents.commits[int(record["seq"])] = record
+    version = (contents.header or {}).get("version", FORMAT_VERSION)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise JournalError(f"{path} was written in journal format {version!r}; this dspy-gepa reads format "
+                           f"{FORMAT_VERSION}. Upgrade dspy-gepa or use a new log_dir.")
     return contents
 
 
@@ -125,10 +142,16 @@ class JournalWriter:
     def write(self, record: dict[str, Any], *, durable: bool = False) -> None:
         line = json.dumps(record, ensure_ascii=False, default=repr, allow_nan=False) + "\n"
         with self._lock:
-            self._file.write(line)
-            self._file.flush()
-            if durable:
-                os.fsync(self._file.fileno())
+            try:
+                self._file.write(line)
+                self._file.flush()
+                if durable:
+                    os.fsync(self._file.fileno())
+            except OSError as exc:
+                # Paid work that cannot be recorded would be lost, so the run stops here.
+                raise JournalError(f"Cannot append to the journal {self.path}: {exc}. The run stops so that no "
+                                   "paid work goes unrecorded; make room (or fix the permissions) and run again "
+                                   "with the same log_dir to resume.") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -177,5 +200,8 @@ class JournalWriter:
                         "total_metric_calls": event.total_metric_calls, "num_candidates": event.num_candidates,
                         "stop_reason": event.stop_reason}, durable=True)
         elif isinstance(event, ev.RunFailed):
-            self.write({"type": "run_failed", "error": f"{type(event.error).__name__}: {event.error}",
-                        "total_metric_calls": event.total_metric_calls}, durable=True)
+            try:
+                self.write({"type": "run_failed", "error": redact(f"{type(event.error).__name__}: {event.error}"),
+                            "total_metric_calls": event.total_metric_calls}, durable=True)
+            except JournalError as exc:  # the run's own error matters more than this note about it
+                logger.warning("Could not record the failure in the journal: %s", exc)

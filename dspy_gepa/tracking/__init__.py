@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from dspy_gepa._redact import scrub_saved_program
 from dspy_gepa.engine import events as ev
 from dspy_gepa.exceptions import TrackingError
 from dspy_gepa.tracking._base import Backend, ExperimentTracker, RunContext, redact, safe_params
@@ -156,6 +157,7 @@ def attach(bus: ev.EventBus, optimizer: Any, *, adapter: Any = None) -> Tracking
     if adapter is not None:
         def save_program(candidate: dict[str, str], path: Path) -> None:
             adapter.build_program(candidate).save(str(path))
+            scrub_saved_program(path)
 
     session = TrackingSession(options, log_dir=getattr(optimizer, "log_dir", None),
                               params=optimizer.get_params(), save_program=save_program)

@@ -24,7 +24,6 @@ import logging
 import math
 import os
 import platform
-import re
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -32,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dspy_gepa._redact import SECRET_NAME as _SECRET_KEY
+from dspy_gepa._redact import redact
 from dspy_gepa.engine import events as ev
 from dspy_gepa.tracking._cost import CostMeter
 from dspy_gepa.tracking._options import TrackingOptions
@@ -48,23 +49,6 @@ REPORT_FILE = "report.html"
 METRICS = ("iteration", "best_val_score", "num_candidates", "accepted", "parent_minibatch_score",
            "child_minibatch_score", "new_candidate_val_score", "cost")
 STEP_METRIC = "metric_calls"
-
-_SECRET_KEY = re.compile(r"api[_-]?key|token|secret|password|passwd|authorization|credential", re.I)
-_SECRET_VALUE = [
-    (re.compile(r"\b(sk|pk|rk|sess|key)-[A-Za-z0-9_\-]{6,}"), r"\1-***"),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{6,}"), r"\1 ***"),
-    (re.compile(r"(?i)((?:api[_-]?key|token|secret|password|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
-     r"\1***"),
-    (re.compile(r"(?i)(\w+://)[^/\s:@]+:[^/\s@]+@"), r"\1***@"),
-]
-
-
-def redact(text: str) -> str:
-    """Mask things that look like credentials in free text (error messages) before it is logged."""
-    for pattern, replacement in _SECRET_VALUE:
-        text = pattern.sub(replacement, text)
-    return text
-
 
 def safe_params(params: dict[str, Any]) -> dict[str, str | int | float | bool | None]:
     """Scalars only, credential-looking keys dropped, strings redacted and capped."""
