@@ -616,9 +616,11 @@ class Engine:
         if new_hash is not None:
             self.tried.add(new_hash)
         own_validation = {k for k in run.keys if k.split == "val" and k.candidate == new_hash}
-        usage = combine([*(self.results[k].usage for k in sorted(run.keys) if k not in self.committed_at),
-                         run.reflection_usage])
+        paid = [self.results[k] for k in sorted(run.keys) if k not in self.committed_at]
+        usage = combine([*(r.usage for r in paid), run.reflection_usage])
         self._spend(usage, reflection=run.reflection_usage)
+        for rollout in paid:
+            rollout.usage = None  # counted: the journal and self.spent have it
         for key in run.keys - own_validation:
             self.committed_at.setdefault(key, self.next_commit)
         discovered_at = 0 if plan.kind == "seed" else len(self.committed_at)

@@ -18,7 +18,7 @@ def candidate_hash(candidate: Mapping[str, str]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class RolloutKey:
     """Identity of one paid rollout: a candidate run on one example of one split."""
 
@@ -30,9 +30,10 @@ class RolloutKey:
         return [self.candidate, self.split, self.example]
 
 
-@dataclass
+@dataclass(slots=True)
 class Rollout:
-    """The recorded result of one rollout, as the journal and the cache keep it."""
+    """The recorded result of one rollout, as the journal and the cache keep it. ``usage`` is dropped from
+    memory once the proposal that paid for it commits (the journal and the run's totals have it)."""
 
     score: float
     output: Any = None
