@@ -24,7 +24,6 @@ class State:
     round_robin_next: list[int] = field(default_factory=list)
     index_by_hash: dict[str, int] = field(default_factory=dict)
     num_full_val_evals: int = 0
-    proposals_committed: int = 0
 
     def add(
         self,

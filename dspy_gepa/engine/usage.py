@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-ROLES = ("task", "judge", "reflection", "preflight")
 FIELDS = ("calls", "cached", "input_tokens", "output_tokens", "cost", "unpriced")
 
 Usage = dict[str, dict[str, dict[str, float]]]
