@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import logging
 import math
 import queue
@@ -362,7 +363,8 @@ class Engine:
                 self._process(self._next_item())
         except BaseException as exc:
             self._shutdown()
-            self.bus.emit(ev.RunFailed(error=exc, total_metric_calls=self.used))
+            # What was paid for and recorded (rollouts cancelled or halted before running are not).
+            self.bus.emit(ev.RunFailed(error=exc, total_metric_calls=len(self.results)))
             raise
         finally:
             self._eval_pool.shutdown(wait=False, cancel_futures=True)
@@ -530,7 +532,7 @@ class Engine:
         """Remember a rollout for reuse. Validation outputs are only needed for ``track_best_outputs``
         (the journal has them anyway), so they are not kept in memory otherwise."""
         if key.split == "val" and not self.config.keep_val_outputs and rollout.output is not None:
-            rollout = Rollout(rollout.score, None, rollout.feedback, rollout.trajectory, rollout.error, rollout.usage)
+            rollout = dataclasses.replace(rollout, output=None)
         self.results[key] = rollout
         return rollout
 
@@ -558,7 +560,7 @@ class Engine:
             self._reflection_done(run, ReflectionResult(recorded.get("texts"), recorded.get("error"),
                                                         recorded.get("usage")), replayed=True)
             return
-        rollouts = [Rollout(r.score, r.output, r.feedback, self._trajectory(r, self.trainset[i]), r.error, r.usage)
+        rollouts = [dataclasses.replace(r, trajectory=self._trajectory(r, self.trainset[i]))
                     for r, i in zip(req.rollouts, req.ids, strict=True)]
         ctx = contextvars.copy_context()
         future = self._reflect_pool.submit(ctx.run, self._reflect_task, req.candidate, req.components, rollouts)
@@ -630,7 +632,7 @@ class Engine:
         if plan.kind == "final":
             self._complete_validation(plan, outcome, replayed)
         elif outcome.adds_candidate:
-            if plan.kind != "seed" and candidate_hash(outcome.child) in self.state.index_by_hash:
+            if plan.kind != "seed" and new_hash in self.state.index_by_hash:
                 outcome = ProposalOutcome("duplicate", "an identical candidate was added while this one was in flight",
                                           parent_scores=outcome.parent_scores, child_scores=outcome.child_scores,
                                           components=outcome.components)
@@ -650,7 +652,6 @@ class Engine:
                                                  val_mean=self.state.mean(best), replayed=replayed))
         if plan.kind == "seed":
             self._check_seed(run)
-        self.state.proposals_committed += 1
         self._bookkeep(plan, outcome, new_idx)
         logger.info("Proposal %d (%s, parents %s): %s%s", plan.seq, plan.kind, plan.parent_ids, outcome.status,
                     f" -> candidate #{new_idx}, validation {self.state.mean(new_idx):.4f}" if new_idx is not None
@@ -888,9 +889,7 @@ class Engine:
         """Stop dispatching; let rollouts and reflections already running finish so the journal keeps
         what was paid for. A second Ctrl-C abandons them."""
         self.stopping = True
-        cancelled = [f for f in list(self._futures) if f.cancel()]
-        for f in cancelled:
-            self._futures.discard(f)
+        self._futures -= {f for f in self._futures if f.cancel()}
         if not self._futures:
             return
         logger.warning("Stopping: waiting for %d LM calls in flight so their results are kept "
@@ -898,13 +897,13 @@ class Engine:
         try:
             while self._futures:
                 kind, key, future = self._next_item()
+                if future not in self._futures:
+                    continue  # cancelled above
                 self._futures.discard(future)
-                if future.cancelled() or future.exception() is not None:
-                    continue
+                if future.exception() is not None:
+                    continue  # failed: nothing to keep
                 if kind == "rollout" and key in self.waiters:
-                    self.results[key] = future.result()
-                    self.bus.emit(ev.RolloutFinished(key=key, rollout=future.result(),
-                                                     seq=self.waiters.pop(key)[0].plan.seq))
+                    self._rollout_done(key, future.result())
                 elif kind == "reflect" and key in self.runs:
                     self._reflection_done(self.runs[key], future.result(), replayed=False)
         except KeyboardInterrupt:

@@ -206,3 +206,18 @@ def test_staged_resume_reaches_the_same_result(tmp_path):
     resumed, adapter, _ = run(FakeAdapter(("a", "b"), capacity=2), log_dir=tmp_path, **kwargs)
     assert summary(resumed) == summary(reference)
     assert len(adapter.eval_calls) <= total - total // 2 + 4  # at most the rollouts cut off in flight
+
+
+def test_failed_run_reports_only_the_rollouts_that_ran(tmp_path):
+    adapter = FakeAdapter(("a", "b"), crash_after_evals=30, latency=0.002)
+    with pytest.raises(Crash):
+        run(adapter, components=("a", "b"), budget=300, num_threads=4, max_concurrent_proposals=3, log_dir=tmp_path)
+    failed = [e for e in read_events(tmp_path) if e["type"] == "run_failed"]
+    recorded = [e for e in read_events(tmp_path) if e["type"] == "rollout"]
+    assert failed and failed[0]["total_metric_calls"] == len(recorded) == len(adapter.eval_calls) == 30
+
+
+def read_events(log_dir):
+    import json
+
+    return [json.loads(line) for line in (log_dir / "journal.jsonl").read_text().splitlines()]
