@@ -145,19 +145,21 @@ class DspyAdapter:
 
     def _run_one(self, program: dspy.Module, names: dict[int, str], example: dspy.Example, capture: bool
                  ) -> tuple[Any, float, Trajectory | None, str | None, str | None, dict | None]:
-        with record_lm_calls() as task_calls:
-            prediction, entries, exc = run_with_trace(program, names, example)
         error = None
-        with record_lm_calls() as judge_calls:
+        with record_lm_calls() as calls:
+            prediction, entries, exc = run_with_trace(program, names, example)
+            program_calls = len(calls.history)  # the program's calls come first; the metric's (a judge) after
             if exc is not None:
-                raise_if_infrastructure(exc, secrets=self.secrets())
-                error = redact(f"{type(exc).__name__}: {exc}", self.secrets())  # journaled, shown to reflection
+                secrets = self.secrets()
+                raise_if_infrastructure(exc, secrets=secrets)
+                error = redact(f"{type(exc).__name__}: {exc}", secrets)  # journaled, shown to reflection
                 score, feedback = self.failure_score, None
             else:
                 score, feedback = call_metric(self.metric, example, prediction, None, None, None,
                                               context=f"for example {_short(example)}")
         trajectory = Trajectory(prediction, entries, error, score, feedback, example) if capture else None
-        usage = {"task": self._priced(task_calls), "judge": self._priced(judge_calls)}
+        usage = {"task": self._priced(CallRecorder(calls.history[:program_calls])),
+                 "judge": self._priced(CallRecorder(calls.history[program_calls:]))}
         return prediction, score, trajectory, feedback, error, {k: v for k, v in usage.items() if v}
 
     def _priced(self, calls: CallRecorder) -> dict[str, Any]:
