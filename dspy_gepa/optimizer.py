@@ -387,8 +387,7 @@ class GEPA(Teleprompter):
                      else None, "cost_source": f"the journal in {self.log_dir}"}
         elif probe > 0:
             adapter = DspyAdapter(program, self.metric_fn, failure_score=self.failure_score,
-                                  num_threads=self.num_threads, prices=self.lm_prices,
-                                  instruction_proposer=self.custom_instruction_proposer or (lambda **kw: {}))
+                                  num_threads=self.num_threads, prices=self.lm_prices)
             batch = adapter.evaluate(trainset[:probe], {name: p.signature.instructions for name, p in predictors})
             total = known_cost(combine(batch.usages or []))
             costs = {"cost_per_rollout": total / len(batch.scores) if total is not None else None,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import hashlib
 import logging
 import math
 import queue
@@ -39,7 +40,13 @@ from dspy_gepa._redact import redact
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.adapter import codec_of
 from dspy_gepa.engine.budget import budget_plan
-from dspy_gepa.engine.journal import JournalContents, JournalWriter, check_fingerprint, read_journal
+from dspy_gepa.engine.journal import (
+    JOURNAL_NAME,
+    JournalContents,
+    JournalWriter,
+    check_fingerprint,
+    read_journal,
+)
 from dspy_gepa.engine.merge import MergeBook, plan_merge
 from dspy_gepa.engine.proposals import (
     Evaluate,
@@ -287,8 +294,6 @@ class Engine:
     # ------------------------------------------------------------------ setup
 
     def fingerprint(self) -> dict[str, Any]:
-        import hashlib
-
         def digest(examples: list[Any]) -> str:
             h = hashlib.sha256()
             for ex in examples:
@@ -308,8 +313,6 @@ class Engine:
     def _open_journal(self) -> bool:
         if self.log_dir is None:
             return False
-        from dspy_gepa.engine.journal import JOURNAL_NAME
-
         path = self.log_dir / JOURNAL_NAME
         contents = read_journal(path)
         fingerprint = self.fingerprint()

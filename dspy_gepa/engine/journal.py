@@ -161,47 +161,60 @@ class JournalWriter:
     def __call__(self, event: ev.Event) -> None:
         if event.replayed:
             return
-        if isinstance(event, ev.RolloutFinished):
-            r = event.rollout
-            self.write({
-                "type": "rollout", "key": event.key.as_list(), "seq": event.seq, "score": _finite(r.score),
+        record = journal_record(event, self.codec)
+        if record is None:
+            return
+        durable = record["type"] in DURABLE_TYPES
+        if record["type"] != "run_failed":
+            self.write(record, durable=durable)
+            return
+        try:
+            self.write(record, durable=durable)
+        except JournalError as exc:  # the run's own error matters more than this note about it
+            logger.warning("Could not record the failure in the journal: %s", exc)
+
+
+#: Records flushed to disk with fsync (the others are flushed, which survives a killed process).
+DURABLE_TYPES = ("commit", "run_finished", "run_failed")
+
+
+def journal_record(event: ev.Event, codec: Any) -> dict[str, Any] | None:
+    """The journal record for ``event`` (None for events the journal does not keep). ``codec`` turns
+    rollout outputs and trajectories into JSON."""
+    if isinstance(event, ev.RolloutFinished):
+        r = event.rollout
+        return {"type": "rollout", "key": event.key.as_list(), "seq": event.seq, "score": _finite(r.score),
                 "feedback": r.feedback, "error": r.error, "usage": r.usage,
-                "output": self.codec.encode_output(r.output),
-                "trajectory": self.codec.encode_trajectory(r.trajectory) if r.trajectory is not None else None,
-            })
-        elif isinstance(event, ev.ReflectionFinished):
-            self.write({"type": "reflection", "seq": event.seq, "parent": event.parent_hash,
-                        "components": event.components, "texts": event.new_texts, "error": event.error,
-                        "usage": event.usage})
-        elif isinstance(event, ev.CandidateAdded):
-            self.write({"type": "candidate", "idx": event.idx, "hash": event.candidate_hash,
-                        "texts": event.candidate, "parents": event.parent_ids, "seq": event.seq,
-                        "kind": event.kind, "val_mean": event.val_mean, "discovered_at": event.discovered_at,
-                        "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()}})
-        elif isinstance(event, ev.UsageRecorded):
-            self.write({"type": "usage", "usage": event.usage, "reason": event.reason})
-        elif isinstance(event, ev.CandidateValidated):
-            self.write({"type": "validated", "idx": event.idx, "val_mean": event.val_mean,
-                        "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()}})
-        elif isinstance(event, ev.ProposalCommitted):
-            o = event.outcome
-            self.write({"type": "commit", "seq": event.seq, "kind": event.kind, "status": o.status,
-                        "reason": o.reason, "parents": event.parent_ids, "components": o.components,
-                        "parent_scores": o.parent_scores, "child_scores": o.child_scores,
-                        "new_idx": event.new_candidate_idx, "metric_calls": event.metric_calls,
-                        "usage": event.usage, "total_cost": event.total_cost},
-                       durable=True)
-        elif isinstance(event, ev.RunStarted):
-            self.write({"type": "run_started", "resumed": event.resumed, "config": event.config,
-                        "max_metric_calls": event.max_metric_calls, "train_size": event.train_size,
-                        "val_size": event.val_size, "plan": event.plan, "seed_candidate": event.seed_candidate})
-        elif isinstance(event, ev.RunFinished):
-            self.write({"type": "run_finished", "best_idx": event.best_idx, "best_val_mean": event.best_val_mean,
-                        "total_metric_calls": event.total_metric_calls, "num_candidates": event.num_candidates,
-                        "stop_reason": event.stop_reason}, durable=True)
-        elif isinstance(event, ev.RunFailed):
-            try:
-                self.write({"type": "run_failed", "error": redact(f"{type(event.error).__name__}: {event.error}"),
-                            "total_metric_calls": event.total_metric_calls}, durable=True)
-            except JournalError as exc:  # the run's own error matters more than this note about it
-                logger.warning("Could not record the failure in the journal: %s", exc)
+                "output": codec.encode_output(r.output),
+                "trajectory": codec.encode_trajectory(r.trajectory) if r.trajectory is not None else None}
+    if isinstance(event, ev.ReflectionFinished):
+        return {"type": "reflection", "seq": event.seq, "parent": event.parent_hash, "components": event.components,
+                "texts": event.new_texts, "error": event.error, "usage": event.usage}
+    if isinstance(event, ev.CandidateAdded):
+        return {"type": "candidate", "idx": event.idx, "hash": event.candidate_hash, "texts": event.candidate,
+                "parents": event.parent_ids, "seq": event.seq, "kind": event.kind, "val_mean": event.val_mean,
+                "discovered_at": event.discovered_at,
+                "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()}}
+    if isinstance(event, ev.UsageRecorded):
+        return {"type": "usage", "usage": event.usage, "reason": event.reason}
+    if isinstance(event, ev.CandidateValidated):
+        return {"type": "validated", "idx": event.idx, "val_mean": event.val_mean,
+                "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()}}
+    if isinstance(event, ev.ProposalCommitted):
+        o = event.outcome
+        return {"type": "commit", "seq": event.seq, "kind": event.kind, "status": o.status, "reason": o.reason,
+                "parents": event.parent_ids, "components": o.components, "parent_scores": o.parent_scores,
+                "child_scores": o.child_scores, "new_idx": event.new_candidate_idx,
+                "metric_calls": event.metric_calls, "usage": event.usage, "total_cost": event.total_cost}
+    if isinstance(event, ev.RunStarted):
+        return {"type": "run_started", "resumed": event.resumed, "config": event.config,
+                "max_metric_calls": event.max_metric_calls, "train_size": event.train_size,
+                "val_size": event.val_size, "plan": event.plan, "seed_candidate": event.seed_candidate}
+    if isinstance(event, ev.RunFinished):
+        return {"type": "run_finished", "best_idx": event.best_idx, "best_val_mean": event.best_val_mean,
+                "total_metric_calls": event.total_metric_calls, "num_candidates": event.num_candidates,
+                "stop_reason": event.stop_reason}
+    if isinstance(event, ev.RunFailed):
+        return {"type": "run_failed", "error": redact(f"{type(event.error).__name__}: {event.error}"),
+                "total_metric_calls": event.total_metric_calls}
+    return None

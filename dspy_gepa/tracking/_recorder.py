@@ -1,9 +1,9 @@
 """Journal records of the current run, for the report: from ``log_dir/journal.jsonl`` when there is one,
 kept in memory otherwise.
 
-The in-memory recorder is the engine's own :class:`JournalWriter` with ``write`` sending records to a
-list, so the report reads exactly the journal's format whichever way the records came. Rollout
-outputs and trajectories are not kept (the report does not show them), only scores, feedback and usage.
+The in-memory records are made by the journal's own :func:`journal_record`, so the report reads exactly
+the journal's format whichever way the records came. Rollout outputs and trajectories are not kept (the
+report does not show them), only scores, feedback and usage.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dspy_gepa.engine import events as ev
-from dspy_gepa.engine.journal import JOURNAL_NAME, JournalWriter, read_journal
+from dspy_gepa.engine.journal import JOURNAL_NAME, journal_record, read_journal
 
 TERMINAL_TYPES = ("run_finished", "run_failed")
 
@@ -28,29 +28,23 @@ class _NoPayload:
         return None
 
 
-class MemoryJournal(JournalWriter):
-    """A :class:`JournalWriter` whose records stay in ``self.records``."""
+class MemoryJournal:
+    """The journal's records of the events it is given, kept in ``self.records`` instead of a file."""
 
-    def __init__(self) -> None:  # no file: JournalWriter.__init__ would open one
-        self.codec = _NoPayload()
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.records: list[dict[str, Any]] = []
 
-    def write(self, record: dict[str, Any], *, durable: bool = False) -> None:
-        with self._lock:
-            self.records.append(record)
-
-    def close(self) -> None:
-        pass
+    def __call__(self, event: ev.Event) -> None:
+        record = record_of(event)
+        if record is not None:
+            with self._lock:
+                self.records.append(record)
 
 
 def record_of(event: ev.Event) -> dict[str, Any] | None:
     """The journal record the engine writes for ``event`` (``None`` for events it does not journal)."""
-    journal = MemoryJournal()
-    if event.replayed:
-        return None
-    journal(event)
-    return journal.records[-1] if journal.records else None
+    return None if event.replayed else journal_record(event, _NoPayload())
 
 
 class RunRecords:
