@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import random
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -15,13 +12,14 @@ import dspy
 from dspy.teleprompt.teleprompt import Teleprompter
 
 from dspy_gepa._redact import scrub_saved_program
+from dspy_gepa._run_dir import BEST_PROGRAM, JOURNAL, remove_stale_temp_files, write_atomically
 from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits
 from dspy_gepa.dspy_adapter.feedback import check_metric_signature, metric_name
 from dspy_gepa.engine import Engine, EngineConfig, EventBus
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.budget import AUTO_CANDIDATES, BudgetPreview, auto_budget, preview
 from dspy_gepa.engine.engine import VAL_POLICIES, default_concurrency
-from dspy_gepa.engine.journal import JOURNAL_NAME, read_journal
+from dspy_gepa.engine.journal import read_journal
 from dspy_gepa.engine.usage import by_role, combine, known_cost, priced_cost
 from dspy_gepa.engine.usage import totals as usage_totals
 from dspy_gepa.exceptions import ConfigurationError
@@ -33,8 +31,6 @@ from dspy_gepa.tracking import TrackingOptions
 from dspy_gepa.tracking import attach as attach_tracking
 
 logger = logging.getLogger(__name__)
-
-BEST_PROGRAM_NAME = "best_program.json"
 
 # gepa_kwargs keys dspy.GEPA forwards to the gepa package, and what we do with each.
 _GEPA_KWARGS_SUPPORTED = {"stop_callbacks", "batch_sampler", "val_evaluation_policy"}
@@ -376,7 +372,7 @@ class GEPA(Teleprompter):
         program, predictors, trainset, valset, budget = self._prepare(student, trainset, valset, warn=False)
         screen = EngineConfig(val_policy=self.val_evaluation_policy).screen_size(len(valset))
         costs: dict[str, Any] = {}
-        journal = read_journal(Path(self.log_dir) / JOURNAL_NAME) if self.log_dir is not None else None
+        journal = read_journal(Path(self.log_dir) / JOURNAL) if self.log_dir is not None else None
         if journal is not None and journal.rollouts:
             rollout_usage = combine(r.get("usage") for r in journal.rollouts.values())
             refl_usage = [r.get("usage") for r in journal.reflections.values()]
@@ -399,7 +395,7 @@ class GEPA(Teleprompter):
         if self.seed is not None:
             return self.seed
         if self.log_dir is not None:  # resuming a run that drew its own seed
-            header = read_journal(Path(self.log_dir) / JOURNAL_NAME).header
+            header = read_journal(Path(self.log_dir) / JOURNAL).header
             if header is not None and "seed" in header.get("fingerprint", {}):
                 return int(header["fingerprint"]["seed"])
         seed = random.SystemRandom().randrange(2**31)
@@ -440,32 +436,19 @@ class _BestProgramSaver:
 
     def __init__(self, adapter: DspyAdapter, log_dir: Path):
         self.adapter = adapter
-        self.path = log_dir / BEST_PROGRAM_NAME
+        self.path = log_dir / BEST_PROGRAM
         remove_stale_temp_files(log_dir)
 
     def __call__(self, event: ev.Event) -> None:
         if not isinstance(event, ev.BestChanged):
             return
         program = self.adapter.build_program(event.candidate)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".best_program.", suffix=".json")
-        os.close(fd)
-        try:
-            program.save(tmp)
+
+        def save(tmp: Path) -> None:
+            program.save(str(tmp))
             scrub_saved_program(tmp)  # DSPy keeps an LM's headers (Authorization) in the saved state
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
-
-def remove_stale_temp_files(log_dir: Path) -> None:
-    """Delete the temporary files of a best-program save or report write that a killed run left behind
-    (both are written to a temporary file and renamed, so the real files are always whole)."""
-    for pattern in (".best_program.*.json", ".report.*.html"):
-        for path in log_dir.glob(pattern):
-            logger.debug("Removing %s, left by an interrupted run.", path)
-            with contextlib.suppress(OSError):
-                path.unlink()
+        write_atomically(self.path, save)
 
 
 def _check_prices(prices: Any) -> dict[str, tuple[float, float]]:

@@ -37,16 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from dspy_gepa._redact import redact
+from dspy_gepa._run_dir import JOURNAL
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.adapter import codec_of
 from dspy_gepa.engine.budget import budget_plan
-from dspy_gepa.engine.journal import (
-    JOURNAL_NAME,
-    JournalContents,
-    JournalWriter,
-    check_fingerprint,
-    read_journal,
-)
+from dspy_gepa.engine.journal import FileJournal, JournalContents, JournalRecorder, check_fingerprint, load
 from dspy_gepa.engine.merge import MergeBook, plan_merge
 from dspy_gepa.engine.proposals import (
     Evaluate,
@@ -286,7 +281,7 @@ class Engine:
         self._queue: queue.Queue = queue.Queue()
         self._futures: set[Future] = set()
         self._recorded = JournalContents()
-        self._journal: JournalWriter | None = None
+        self._journal: JournalRecorder | None = None
         self._eval_pool: ThreadPoolExecutor | None = None
         self._reflect_pool: ThreadPoolExecutor | None = None
         self._halt: BaseException | None = None
@@ -313,13 +308,15 @@ class Engine:
     def _open_journal(self) -> bool:
         if self.log_dir is None:
             return False
-        path = self.log_dir / JOURNAL_NAME
-        contents = read_journal(path)
+        backend = FileJournal(self.log_dir / JOURNAL)
+        contents = load(backend)
         fingerprint = self.fingerprint()
         if contents.header is not None:
-            check_fingerprint(contents.header.get("fingerprint", {}), fingerprint, path)
+            check_fingerprint(contents.header.get("fingerprint", {}), fingerprint, backend.path)
         self._recorded = contents
-        self._journal = JournalWriter(self.log_dir, fingerprint, self.codec, contents)
+        backend.open()
+        self._journal = JournalRecorder(backend, self.codec)
+        self._journal.start(fingerprint, contents)
         self.bus.subscribe(self._journal, critical=True)
         return contents.header is not None and bool(contents.records[1:])
 

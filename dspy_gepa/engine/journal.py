@@ -21,23 +21,134 @@ import logging
 import math
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dspy_gepa._redact import redact
+from dspy_gepa._run_dir import JOURNAL
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.types import RolloutKey
 from dspy_gepa.exceptions import JournalError, JournalMismatchError
 
 logger = logging.getLogger(__name__)
 
-JOURNAL_NAME = "journal.jsonl"
+#: Kept for callers of the 0.1 layout; the name lives in :mod:`dspy_gepa._run_dir`.
+JOURNAL_NAME = JOURNAL
 FORMAT_VERSION = 1
 
 
 def _finite(x: float) -> float | str:
     return x if math.isfinite(x) else repr(x)
+
+
+class JournalBackend(Protocol):
+    """Where journal records are kept: read them all back in order, append one.
+
+    :class:`FileJournal` (a ``log_dir``'s JSON-lines file) and :class:`MemoryJournal` (a list, for runs
+    without ``log_dir``) implement it. ``source`` names the journal in error messages."""
+
+    source: str
+
+    def read(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(line number, record)`` for every complete record, in order."""
+        ...
+
+    def append(self, record: dict[str, Any], *, durable: bool = False) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class MemoryJournal:
+    """Records kept in a list (thread-safe appends)."""
+
+    def __init__(self, source: str = "the in-memory journal") -> None:
+        self.source = source
+        self.records: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def read(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        with self._lock:
+            records = list(self.records)
+        yield from enumerate(records, 1)
+
+    def append(self, record: dict[str, Any], *, durable: bool = False) -> None:
+        with self._lock:
+            self.records.append(record)
+
+    def close(self) -> None:
+        pass
+
+
+class FileJournal:
+    """An append-only JSON-lines file. Reading tolerates a torn last line (the process died mid-write;
+    it is kept in ``torn_tail``); any other corrupt line is an error, since the records after it could
+    not be trusted. :meth:`open` drops a torn tail before the first append."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.source = str(self.path)
+        self.torn_tail: str | None = None
+        self._file: Any = None
+        self._lock = threading.Lock()
+
+    def read(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        self.torn_tail = None
+        if not self.path.exists():
+            return
+        body, _, tail = self.path.read_bytes().rpartition(b"\n")
+        if tail.strip():
+            # Every complete record ends with a newline; bytes after the last one are a cut-off write.
+            self.torn_tail = tail.decode("utf-8", errors="replace")
+        for n, line in enumerate(body.split(b"\n") if body else [], 1):
+            if not line.strip():
+                continue
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise JournalError(f"{self.path}: line {n} is corrupt ({exc}); the journal cannot be replayed. "
+                                   "Restore it from a backup, or use a new log_dir.") from exc
+
+    def open(self) -> None:
+        """Make the file ready for appends (creating its directory), dropping a torn last line."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists():
+                self._drop_torn_tail()
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
+        except OSError as exc:
+            raise JournalError(f"Cannot write the journal in log_dir={str(self.path.parent)!r}: {exc}. "
+                               "Pick a writable directory.") from exc
+
+    def _drop_torn_tail(self) -> None:
+        raw = self.path.read_bytes()
+        cut = raw.rfind(b"\n") + 1
+        if cut == len(raw):
+            return
+        logger.warning("The last line of %s was torn by an interruption (%d bytes); it is dropped and the "
+                       "work it described will be redone.", self.path, len(raw) - cut)
+        with open(self.path, "r+b") as f:
+            f.truncate(cut)
+
+    def append(self, record: dict[str, Any], *, durable: bool = False) -> None:
+        line = json.dumps(record, ensure_ascii=False, default=repr, allow_nan=False) + "\n"
+        with self._lock:
+            try:
+                self._file.write(line)
+                self._file.flush()
+                if durable:
+                    os.fsync(self._file.fileno())
+            except OSError as exc:
+                # Paid work that cannot be recorded would be lost, so the run stops here.
+                raise JournalError(f"Cannot append to the journal {self.path}: {exc}. The run stops so that no "
+                                   "paid work goes unrecorded; make room (or fix the permissions) and run again "
+                                   "with the same log_dir to resume.") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None and not self._file.closed:
+                self._file.close()
 
 
 @dataclass
@@ -52,25 +163,11 @@ class JournalContents:
     torn_tail: str | None = None
 
 
-def read_journal(path: str | os.PathLike) -> JournalContents:
-    """Read a journal, tolerating a torn last line (the process died mid-write); any other corrupt
-    line is an error, since the records after it could not be trusted."""
+def load(journal: JournalBackend) -> JournalContents:
+    """Read and index every record of ``journal``; a record that is not one of ours is an error."""
     contents = JournalContents()
-    path = Path(path)
-    if not path.exists():
-        return contents
-    body, _, tail = path.read_bytes().rpartition(b"\n")
-    if tail.strip():
-        # Every complete record ends with a newline; bytes after the last one are a cut-off write.
-        contents.torn_tail = tail.decode("utf-8", errors="replace")
-    for n, line in enumerate(body.split(b"\n") if body else []):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise JournalError(f"{path}: line {n + 1} is corrupt ({exc}); the journal cannot be replayed. Restore "
-                               "it from a backup, or use a new log_dir.") from exc
+    where = journal.source
+    for n, record in journal.read():
         try:
             kind = record["type"]
             if kind == "header":
@@ -88,16 +185,22 @@ def read_journal(path: str | os.PathLike) -> JournalContents:
             elif kind == "commit":
                 contents.commits[int(record["seq"])] = record
         except (KeyError, TypeError, ValueError) as exc:
-            where = f"{path} does not start with a journal header (line {n + 1}: " if not contents.records \
-                else f"{path}: line {n + 1} is not a journal record ("
-            raise JournalError(f"{where}{type(exc).__name__}: {exc}); this file was not written by dspy-gepa, or "
+            prefix = f"{where} does not start with a journal header (line {n}: " if not contents.records \
+                else f"{where}: line {n} is not a journal record ("
+            raise JournalError(f"{prefix}{type(exc).__name__}: {exc}); this file was not written by dspy-gepa, or "
                                "was edited. Move it away, or use a new log_dir.") from exc
         contents.records.append(record)
+    contents.torn_tail = getattr(journal, "torn_tail", None)
     version = (contents.header or {}).get("version", FORMAT_VERSION)
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise JournalError(f"{path} was written in journal format {version!r}; this dspy-gepa reads format "
+        raise JournalError(f"{where} was written in journal format {version!r}; this dspy-gepa reads format "
                            f"{FORMAT_VERSION}. Upgrade dspy-gepa or use a new log_dir.")
     return contents
+
+
+def read_journal(path: str | os.PathLike) -> JournalContents:
+    """:func:`load` the journal file at ``path`` (nothing, if there is no file yet)."""
+    return load(FileJournal(path))
 
 
 def check_fingerprint(stored: dict[str, Any], current: dict[str, Any], path: Path) -> None:
@@ -111,52 +214,18 @@ def check_fingerprint(stored: dict[str, Any], current: dict[str, Any], path: Pat
         )
 
 
-class JournalWriter:
-    """Critical event subscriber that appends records; replayed events are already in the file."""
+class JournalRecorder:
+    """Critical event subscriber that appends each event's record to a journal backend (replayed events
+    are already there). A failure to record the run's own failure is only logged: the run's error
+    matters more than this note about it."""
 
-    def __init__(self, log_dir: str | os.PathLike, fingerprint: dict[str, Any], codec: Any,
-                 existing: JournalContents | None):
-        self.dir = Path(log_dir)
-        self.path = self.dir / JOURNAL_NAME
+    def __init__(self, journal: JournalBackend, codec: Any):
+        self.journal = journal
         self.codec = codec
-        self._lock = threading.Lock()
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            if existing is not None and existing.torn_tail is not None:
-                self._drop_torn_tail()
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
-        except OSError as exc:
-            raise JournalError(f"Cannot write the journal in log_dir={str(self.dir)!r}: {exc}. "
-                               "Pick a writable directory.") from exc
-        if existing is None or existing.header is None:
-            self.write({"type": "header", "version": FORMAT_VERSION, "fingerprint": fingerprint})
 
-    def _drop_torn_tail(self) -> None:
-        raw = self.path.read_bytes()
-        cut = raw.rfind(b"\n") + 1
-        logger.warning("The last line of %s was torn by an interruption (%d bytes); it is dropped and the "
-                       "work it described will be redone.", self.path, len(raw) - cut)
-        with open(self.path, "r+b") as f:
-            f.truncate(cut)
-
-    def write(self, record: dict[str, Any], *, durable: bool = False) -> None:
-        line = json.dumps(record, ensure_ascii=False, default=repr, allow_nan=False) + "\n"
-        with self._lock:
-            try:
-                self._file.write(line)
-                self._file.flush()
-                if durable:
-                    os.fsync(self._file.fileno())
-            except OSError as exc:
-                # Paid work that cannot be recorded would be lost, so the run stops here.
-                raise JournalError(f"Cannot append to the journal {self.path}: {exc}. The run stops so that no "
-                                   "paid work goes unrecorded; make room (or fix the permissions) and run again "
-                                   "with the same log_dir to resume.") from exc
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._file.closed:
-                self._file.close()
+    def start(self, fingerprint: dict[str, Any], existing: JournalContents) -> None:
+        if existing.header is None:
+            self.journal.append({"type": "header", "version": FORMAT_VERSION, "fingerprint": fingerprint})
 
     def __call__(self, event: ev.Event) -> None:
         if event.replayed:
@@ -166,12 +235,15 @@ class JournalWriter:
             return
         durable = record["type"] in DURABLE_TYPES
         if record["type"] != "run_failed":
-            self.write(record, durable=durable)
+            self.journal.append(record, durable=durable)
             return
         try:
-            self.write(record, durable=durable)
-        except JournalError as exc:  # the run's own error matters more than this note about it
+            self.journal.append(record, durable=durable)
+        except JournalError as exc:
             logger.warning("Could not record the failure in the journal: %s", exc)
+
+    def close(self) -> None:
+        self.journal.close()
 
 
 #: Records flushed to disk with fsync (the others are flushed, which survives a killed process).

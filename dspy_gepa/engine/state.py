@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dspy_gepa.engine import pareto
 from dspy_gepa.engine.types import Candidate, candidate_hash
 
 
@@ -72,32 +73,19 @@ class State:
         return len(self.val_scores[idx]) == len(self.val_ids)
 
     def best_idx(self) -> int:
-        """Highest mean validation score among fully validated candidates; the earliest wins ties."""
-        means = self.means()
-        full = [i for i in range(len(means)) if self.is_full(i)] or list(range(len(means)))
-        return max(full, key=lambda i: (means[i], -i))
+        """The candidate a run returns (:func:`pareto.best_index` over the fully validated candidates)."""
+        return pareto.best_index(self.means(), [i for i in range(len(self.candidates)) if self.is_full(i)])
 
     def common_ids(self) -> list[int]:
         """Validation examples every candidate has a score on: all of them unless some were only screened."""
-        ids = set(self.val_ids)
-        for scores in self.val_scores:
-            ids &= scores.keys()
-        return sorted(ids)
+        return pareto.common_ids(self.val_scores) if self.val_scores else sorted(self.val_ids)
 
     def fronts(self) -> dict[int, set[int]]:
         """For each validation example every candidate was scored on, the candidates with the best score."""
-        fronts: dict[int, set[int]] = {}
-        for vid in self.common_ids():
-            best = max(scores[vid] for scores in self.val_scores)
-            fronts[vid] = {i for i, scores in enumerate(self.val_scores) if scores[vid] == best}
-        return fronts
+        return pareto.fronts(self.val_scores, self.common_ids())
 
     def best_score_per_example(self) -> dict[int, float]:
-        return {
-            vid: max(scores[vid] for scores in self.val_scores if vid in scores)
-            for vid in self.val_ids
-            if any(vid in scores for scores in self.val_scores)
-        }
+        return pareto.best_per_example(self.val_scores, self.val_ids)
 
     def ancestors(self, idx: int) -> set[int]:
         seen: set[int] = set()
@@ -110,31 +98,8 @@ class State:
         return seen
 
     def pareto_candidates(self) -> dict[int, int]:
-        """The candidates parents are drawn from, each with its sampling weight (the number of
-        validation examples it is best on).
-
-        As in GEPA's selection (arXiv 2507.19457, Alg. 2, and the reference ``gepa`` implementation), a
-        candidate is dropped when every example it is best on also has another remaining candidate
-        that is best on it; candidates are considered weakest first (lowest mean score, then oldest),
-        one at a time, until no more can be dropped. Ties therefore do not keep a candidate alive:
-        what remains is a small set that still covers every example's best score.
-        """
-        fronts = [members for members in self.fronts().values() if members]
-        freq: dict[int, int] = {}
-        for members in fronts:
-            for idx in members:
-                freq[idx] = freq.get(idx, 0) + 1
-        means = self.common_means()
-        remaining = sorted(freq, key=lambda i: (means[i], i))
-        dropped = True
-        while dropped:
-            dropped = False
-            for idx in remaining:
-                if all(any(o != idx and o in remaining for o in members) for members in fronts if idx in members):
-                    remaining.remove(idx)
-                    dropped = True
-                    break
-        return {i: freq[i] for i in sorted(remaining)}
+        """The candidates parents are drawn from, with their sampling weights (:func:`pareto.prune_dominated`)."""
+        return pareto.prune_dominated(self.fronts(), self.common_means())
 
 
 class StateView:

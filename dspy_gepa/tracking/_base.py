@@ -33,6 +33,7 @@ from typing import Any
 
 from dspy_gepa._redact import SECRET_NAME as _SECRET_KEY
 from dspy_gepa._redact import redact
+from dspy_gepa._run_dir import BEST_PROGRAM, REPORT, TRACKING_STATE, write_text_atomically
 from dspy_gepa.engine import events as ev
 from dspy_gepa.tracking._cost import CostMeter
 from dspy_gepa.tracking._options import TrackingOptions
@@ -41,9 +42,9 @@ from dspy_gepa.tracking.report import front_counts, pareto_fronts, write_report
 
 logger = logging.getLogger(__name__)
 
-STATE_FILE = "tracking.json"
-BEST_PROGRAM_FILE = "best_program.json"
-REPORT_FILE = "report.html"
+STATE_FILE = TRACKING_STATE
+BEST_PROGRAM_FILE = BEST_PROGRAM
+REPORT_FILE = REPORT
 
 #: Per-iteration metric names (before the prefix); the W&B step axis is declared for exactly these.
 METRICS = ("iteration", "best_val_score", "num_candidates", "accepted", "parent_minibatch_score",
@@ -107,8 +108,7 @@ class RunContext:
             return
         state = {**self.load_state(), **values}
         try:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            (self.log_dir / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+            write_text_atomically(self.log_dir / STATE_FILE, json.dumps(state, indent=1))
         except OSError as exc:
             logger.warning("Could not write %s: %s", self.log_dir / STATE_FILE, exc)
 

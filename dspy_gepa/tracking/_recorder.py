@@ -1,19 +1,20 @@
 """Journal records of the current run, for the report: from ``log_dir/journal.jsonl`` when there is one,
-kept in memory otherwise.
+kept in an in-memory journal otherwise.
 
-The in-memory records are made by the journal's own :func:`journal_record`, so the report reads exactly
-the journal's format whichever way the records came. Rollout outputs and trajectories are not kept (the
-report does not show them), only scores, feedback and usage.
+The in-memory records are written by the engine's own :class:`~dspy_gepa.engine.journal.JournalRecorder`
+into a :class:`~dspy_gepa.engine.journal.MemoryJournal`, so the report reads exactly the journal's format
+whichever way the records came. Rollout outputs and trajectories are not kept (the report does not show
+them), only scores, feedback and usage.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
+from dspy_gepa._run_dir import journal_path
 from dspy_gepa.engine import events as ev
-from dspy_gepa.engine.journal import JOURNAL_NAME, journal_record, read_journal
+from dspy_gepa.engine.journal import JournalRecorder, MemoryJournal, journal_record, read_journal
 
 TERMINAL_TYPES = ("run_finished", "run_failed")
 
@@ -26,20 +27,6 @@ class _NoPayload:
 
     def encode_trajectory(self, trajectory: Any) -> None:
         return None
-
-
-class MemoryJournal:
-    """The journal's records of the events it is given, kept in ``self.records`` instead of a file."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.records: list[dict[str, Any]] = []
-
-    def __call__(self, event: ev.Event) -> None:
-        record = record_of(event)
-        if record is not None:
-            with self._lock:
-                self.records.append(record)
 
 
 def record_of(event: ev.Event) -> dict[str, Any] | None:
@@ -58,6 +45,7 @@ class RunRecords:
     def __init__(self, log_dir: str | Path | None):
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self._memory = MemoryJournal() if self.log_dir is None else None
+        self._recorder = JournalRecorder(self._memory, _NoPayload()) if self._memory is not None else None
         self._terminal: dict[str, Any] | None = None
         self._final: list[dict[str, Any]] | None = None  # read once the run has ended
 
@@ -67,15 +55,15 @@ class RunRecords:
             self._terminal = None
         if isinstance(event, ev.RunFinished | ev.RunFailed):
             self._terminal = record_of(event)
-        if self._memory is not None:
-            self._memory(event)
+        if self._recorder is not None:
+            self._recorder(event)
 
     def records(self) -> list[dict[str, Any]]:
         if self._memory is not None:
-            return list(self._memory.records)
+            return [record for _, record in self._memory.read()]
         if self._final is not None:
             return list(self._final)
-        records = read_journal(self.log_dir / JOURNAL_NAME).records
+        records = read_journal(journal_path(self.log_dir)).records
         if self._terminal is not None and (not records or records[-1].get("type") not in TERMINAL_TYPES):
             records.append(self._terminal)
         if self._terminal is not None:

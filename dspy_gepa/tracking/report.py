@@ -17,20 +17,20 @@ import logging
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dspy_gepa.engine.journal import JOURNAL_NAME, read_journal
+from dspy_gepa._run_dir import REPORT, journal_path, write_text_atomically
+from dspy_gepa.engine.journal import read_journal
 from dspy_gepa.exceptions import JournalError
 from dspy_gepa.tracking._cost import CostMeter
 
 logger = logging.getLogger(__name__)
 
-REPORT_NAME = "report.html"
+REPORT_NAME = REPORT
 
 # --------------------------------------------------------------------------- the run, from records
 
@@ -216,9 +216,7 @@ def build_run(records: Iterable[dict[str, Any]], source: str = "") -> RunView:
 
 def load_run(log_dir: str | os.PathLike) -> RunView:
     """Read ``log_dir/journal.jsonl`` (a directory or the journal file itself)."""
-    path = Path(log_dir)
-    if path.is_dir():
-        path = path / JOURNAL_NAME
+    path = journal_path(log_dir)
     if not path.exists():
         raise JournalError(f"No journal at {path}. Pass the log_dir of a GEPA run (GEPA(log_dir=...)).")
     return build_run(read_journal(path).records, source=str(path.parent))
@@ -658,17 +656,8 @@ def write_report(log_dir: str | os.PathLike, output: str | os.PathLike | None = 
     """
     run = build_run(records, source=str(log_dir)) if records is not None else load_run(log_dir)
     out = Path(output) if output is not None else Path(log_dir) / REPORT_NAME
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".report.", suffix=".html")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(render_html(run))
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be opened and shared
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
+    # Readable by others: a report is meant to be opened and shared.
+    return write_text_atomically(out, render_html(run), mode=0o644)
 
 
 # --------------------------------------------------------------------------- text summary

@@ -142,14 +142,14 @@ class _KillingFile:
 
 def install_journal_hook() -> None:
     """Route every journal write (the header included) through :class:`_KillingFile`."""
-    original_write = journal_module.JournalWriter.write
+    original_write = journal_module.FileJournal.append
 
     def write(self, record, *, durable=False):
         if not isinstance(self._file, _KillingFile):
             self._file = _KillingFile(self._file)
         return original_write(self, record, durable=durable)
 
-    journal_module.JournalWriter.write = write
+    journal_module.FileJournal.append = write
 
 
 def install_save_hook() -> None:

@@ -448,7 +448,7 @@ def test_unwritable_log_dir_fails_before_any_lm_call(tmp_path, where):
 def test_disk_full_mid_run_stops_naming_the_journal_and_resumes(tmp_path, monkeypatch):
     """The journal cannot be appended to (ENOSPC after 40 lines): the run stops at once — paid work that
     cannot be recorded would be lost — and resumes once there is room."""
-    original = journal_module.JournalWriter.write
+    original = journal_module.FileJournal.append
     written = {"n": 0}
 
     class FullDisk:
@@ -470,13 +470,13 @@ def test_disk_full_mid_run_stops_naming_the_journal_and_resumes(tmp_path, monkey
             self._file = FullDisk(self._file)
         return original(self, record, durable=durable)
 
-    monkeypatch.setattr(journal_module.JournalWriter, "write", write)
+    monkeypatch.setattr(journal_module.FileJournal, "append", write)
     with pytest.raises(JournalError) as info:
         compile_with(log_dir=tmp_path, budget=100)
     message = str(info.value)
     assert f"Cannot append to the journal {tmp_path / JOURNAL_NAME}: [Errno 28] No space left on device" in message
     assert "run again with the same log_dir to resume" in message
-    monkeypatch.setattr(journal_module.JournalWriter, "write", original)
+    monkeypatch.setattr(journal_module.FileJournal, "append", original)
     resumed = compile_with(log_dir=tmp_path, budget=100).detailed_results
     assert resumed.candidate_texts == compile_with(budget=100).detailed_results.candidate_texts
 
