@@ -4,40 +4,36 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import dspy
 from dspy.teleprompt.teleprompt import Teleprompter
 
+from dspy_gepa import _options
 from dspy_gepa._redact import scrub_saved_program
 from dspy_gepa._run_dir import BEST_PROGRAM, JOURNAL, remove_stale_temp_files, write_atomically
-from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits
+from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits, inputs
 from dspy_gepa.dspy_adapter.feedback import check_metric_signature, metric_name
-from dspy_gepa.engine import Engine, EngineConfig, EventBus
+from dspy_gepa.engine import (
+    BudgetPreview,
+    Engine,
+    EngineConfig,
+    EventBus,
+    default_concurrency,
+    preview,
+    read_journal,
+)
 from dspy_gepa.engine import events as ev
-from dspy_gepa.engine.budget import AUTO_CANDIDATES, BudgetPreview, auto_budget, preview
-from dspy_gepa.engine.engine import VAL_POLICIES, default_concurrency
-from dspy_gepa.engine.journal import read_journal
-from dspy_gepa.engine.usage import by_role, combine, known_cost, priced_cost
-from dspy_gepa.engine.usage import totals as usage_totals
+from dspy_gepa.engine.usage import combine, known_cost
 from dspy_gepa.exceptions import ConfigurationError
-from dspy_gepa.preflight import lms_to_check as _lms_to_check
-from dspy_gepa.preflight import run_preflight
+from dspy_gepa.lms import lms_to_check, run_preflight
 from dspy_gepa.results import DspyGEPAResult
-from dspy_gepa.tracking import GEPA_KWARGS_KEYS as _TRACKING_GEPA_KWARGS
 from dspy_gepa.tracking import TrackingOptions
 from dspy_gepa.tracking import attach as attach_tracking
 
 logger = logging.getLogger(__name__)
-
-# gepa_kwargs keys dspy.GEPA forwards to the gepa package, and what we do with each.
-_GEPA_KWARGS_SUPPORTED = {"stop_callbacks", "batch_sampler", "val_evaluation_policy"}
-_GEPA_KWARGS_SUPPORTED |= set(_TRACKING_GEPA_KWARGS)
-_GEPA_KWARGS_IGNORED = {"use_cloudpickle": "the journal is JSON; nothing is pickled",
-                        "merge_val_overlap_floor": "candidates are always validated on the whole valset"}
-
 
 class GEPA(Teleprompter):
     """Reflective prompt evolution (GEPA, arXiv 2507.19457) for DSPy programs.
@@ -132,46 +128,14 @@ class GEPA(Teleprompter):
     ):
         super().__init__()
         check_metric_signature(metric)
-        budgets = {"auto": auto, "max_full_evals": max_full_evals, "max_metric_calls": max_metric_calls}
-        given = [k for k, v in budgets.items() if v is not None]
-        if len(given) != 1:
-            raise ConfigurationError(
-                "Exactly one of auto, max_full_evals, max_metric_calls must be set; you set "
-                + ", ".join(f"{k}={v!r}" for k, v in budgets.items()) + ".")
-        if auto is not None and auto not in AUTO_CANDIDATES:
-            raise ConfigurationError(f"auto must be one of {list(AUTO_CANDIDATES)}, not {auto!r}.")
-        for name, value in (("max_full_evals", max_full_evals), ("max_metric_calls", max_metric_calls)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ConfigurationError(f"{name} must be a positive integer, not {value!r}.")
-        if reflection_lm is None and instruction_proposer is None:
-            raise ConfigurationError(
-                "GEPA needs a reflection LM or a custom instruction_proposer. A strong model pays off, e.g. "
-                "reflection_lm=dspy.LM('openai/gpt-4.1', temperature=1.0, max_tokens=32000).")
-        if track_best_outputs and not track_stats:
-            raise ConfigurationError("track_best_outputs=True requires track_stats=True.")
-        if candidate_selection_strategy not in ("pareto", "current_best"):
-            raise ConfigurationError("candidate_selection_strategy must be 'pareto' or 'current_best', "
-                                     f"not {candidate_selection_strategy!r}.")
-        if not callable(component_selector) and component_selector not in ("round_robin", "all"):
-            raise ConfigurationError("component_selector must be 'round_robin', 'all' or a callable, "
-                                     f"not {component_selector!r}.")
-        if isinstance(reflection_minibatch_size, bool) or not isinstance(reflection_minibatch_size, int) \
-                or reflection_minibatch_size < 1:
-            raise ConfigurationError(f"reflection_minibatch_size must be a positive integer, "
-                                     f"not {reflection_minibatch_size!r}.")
-        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
-                                        or num_threads < 1):
-            raise ConfigurationError(f"num_threads must be a positive integer or None, not {num_threads!r}.")
+        _options.check_keywords(
+            auto=auto, max_full_evals=max_full_evals, max_metric_calls=max_metric_calls, reflection_lm=reflection_lm,
+            instruction_proposer=instruction_proposer, track_stats=track_stats, track_best_outputs=track_best_outputs,
+            candidate_selection_strategy=candidate_selection_strategy, component_selector=component_selector,
+            reflection_minibatch_size=reflection_minibatch_size, num_threads=num_threads,
+            max_concurrent_proposals=max_concurrent_proposals, max_cost=max_cost)
         self.gepa_kwargs = dict(gepa_kwargs or {})
-        self._check_gepa_kwargs()
-        policy = self.gepa_kwargs.get("val_evaluation_policy", val_evaluation_policy)
-        policy = {"full_eval": "full"}.get(policy, policy)
-        if policy not in VAL_POLICIES:
-            raise ConfigurationError(f"val_evaluation_policy must be one of {list(VAL_POLICIES)}, not {policy!r}.")
-        if max_concurrent_proposals is not None and (isinstance(max_concurrent_proposals, bool) or not isinstance(
-                max_concurrent_proposals, int) or max_concurrent_proposals < 1):
-            raise ConfigurationError("max_concurrent_proposals must be a positive integer or None, "
-                                     f"not {max_concurrent_proposals!r}.")
+        _options.check_gepa_kwargs(self.gepa_kwargs)
 
         self.metric_fn = metric
         self.auto = auto
@@ -200,14 +164,11 @@ class GEPA(Teleprompter):
         self.use_mlflow = use_mlflow
         self.seed = seed
         self.max_concurrent_proposals = max_concurrent_proposals
-        self.val_evaluation_policy = policy
+        self.val_evaluation_policy = _options.resolve_policy(val_evaluation_policy, self.gepa_kwargs)
         self.max_consecutive_failures = max_consecutive_failures
         self.reflection_limits = ReflectionLimits(max_reflective_records, max_reflective_chars)
-        if max_cost is not None and (isinstance(max_cost, bool) or not isinstance(max_cost, int | float)
-                                     or not max_cost > 0):
-            raise ConfigurationError(f"max_cost must be a positive number of US dollars, not {max_cost!r}.")
         self.max_cost = max_cost
-        self.lm_prices = _check_prices(lm_prices)
+        self.lm_prices = _options.check_prices(lm_prices)
         self.require_prices = require_prices
         self.preflight = preflight
         self.tracking_options = TrackingOptions.resolve(
@@ -216,24 +177,6 @@ class GEPA(Teleprompter):
             mlflow_tracking_uri=mlflow_tracking_uri, mlflow_experiment_name=mlflow_experiment_name,
             mlflow_attach_existing=mlflow_attach_existing, tracking_key_prefix=tracking_key_prefix,
             progress=progress, gepa_kwargs=self.gepa_kwargs)
-
-    def _check_gepa_kwargs(self) -> None:
-        kw = self.gepa_kwargs
-        if kw.get("max_reflection_cost") is not None:
-            raise ConfigurationError("gepa_kwargs['max_reflection_cost'] is not supported.")
-        if "reflection_prompt_template" in kw:
-            raise ConfigurationError("gepa_kwargs['reflection_prompt_template'] is not used by dspy-gepa; pass "
-                                     "instruction_proposer=InstructionProposer(additional_instructions=...) or your "
-                                     "own proposer instead.")
-        unknown = sorted(set(kw) - _GEPA_KWARGS_SUPPORTED - set(_GEPA_KWARGS_IGNORED))
-        if unknown:
-            raise ConfigurationError(f"gepa_kwargs {unknown} are not supported by dspy-gepa. Supported: "
-                                     f"{sorted(_GEPA_KWARGS_SUPPORTED | set(_GEPA_KWARGS_IGNORED))}.")
-        if kw.get("batch_sampler", "epoch_shuffled") != "epoch_shuffled":
-            raise ConfigurationError("gepa_kwargs['batch_sampler'] must be 'epoch_shuffled' (the only sampler).")
-        for key, why in _GEPA_KWARGS_IGNORED.items():
-            if key in kw:
-                logger.info("gepa_kwargs[%r] has no effect: %s.", key, why)
 
     # ------------------------------------------------------------------ parameters
 
@@ -277,12 +220,9 @@ class GEPA(Teleprompter):
 
     def resolve_budget(self, num_components: int, train_size: int, val_size: int | None) -> int:
         """Metric calls the run may spend, resolved like dspy.GEPA does from auto / max_full_evals."""
-        if self.auto is not None:
-            return auto_budget(max(num_components, 1), AUTO_CANDIDATES[self.auto],
-                               val_size if val_size is not None else train_size)
-        if self.max_full_evals is not None:
-            return self.max_full_evals * (train_size + (val_size or 0))
-        return self.max_metric_calls
+        return _options.resolve_budget(auto=self.auto, max_full_evals=self.max_full_evals,
+                                       max_metric_calls=self.max_metric_calls, num_components=num_components,
+                                       train_size=train_size, val_size=val_size)
 
     def compile(self, student: dspy.Module, *, trainset: list[dspy.Example], teacher: dspy.Module | None = None,
                 valset: list[dspy.Example] | None = None) -> dspy.Module:
@@ -327,21 +267,23 @@ class GEPA(Teleprompter):
                                            "add_format_failure_as_feedback": self.add_format_failure_as_feedback,
                                            "reflective_limits": [self.reflection_limits.max_records,
                                                                  self.reflection_limits.max_chars],
-                                           "task_lms": _task_lms(predictors)},
-                        preflight=lambda: run_preflight(_lms_to_check(predictors, self.reflection_lm), self.preflight,
+                                           "task_lms": inputs.task_lms(predictors)},
+                        preflight=lambda: run_preflight(lms_to_check(predictors, self.reflection_lm), self.preflight,
                                                         self.lm_prices, self.require_prices))
         result = engine.run()
         state = result.state
         best = state.best_idx()
         optimized = adapter.build_program(state.candidates[best])
         if self.track_stats:
-            optimized.detailed_results = self._detailed_results(adapter, result, seed)
+            optimized.detailed_results = DspyGEPAResult.from_run(result, adapter.build_program, seed=seed,
+                                                                 log_dir=self.log_dir,
+                                                                 track_best_outputs=self.track_best_outputs)
         return optimized
 
     def _prepare(self, student: dspy.Module, trainset: Any, valset: Any, *, warn: bool
                  ) -> tuple[dspy.Module, list[tuple[str, Any]], list[dspy.Example], list[dspy.Example], int]:
         """Check the inputs (before anything is spent) and resolve the budget."""
-        trainset = _check_examples(trainset, "trainset")
+        trainset = inputs.check_examples(trainset, "trainset")
         given_val_size = None
         if valset is None:
             if warn:
@@ -349,15 +291,15 @@ class GEPA(Teleprompter):
                                "inference-time search; to optimize for unseen inputs, pass a separate valset.")
             valset = trainset
         else:
-            valset = _check_examples(valset, "valset")
+            valset = inputs.check_examples(valset, "valset")
             given_val_size = len(valset)
-        program = _copy_program(student)
+        program = inputs.copy_program(student)
         predictors = program.named_predictors()
         if not predictors:
             raise ConfigurationError(f"{type(student).__name__} has no dspy.Predict modules, so GEPA has no "
                                      "instructions to optimize.")
-        _refuse_flex(program)
-        _check_lms(predictors)
+        inputs.refuse_flex(program)
+        inputs.check_lms(predictors)
         budget = self.resolve_budget(len(predictors), len(trainset), given_val_size)
         logger.info("Running GEPA for up to %d metric calls (about %.2f full evaluations of train+val).",
                     budget, budget / (len(trainset) + (given_val_size or 0)))
@@ -402,34 +344,6 @@ class GEPA(Teleprompter):
         logger.info("seed=None: drew seed %d for this run.", seed)
         return seed
 
-    def _detailed_results(self, adapter: DspyAdapter, result: Any, seed: int) -> DspyGEPAResult:
-        state = result.state
-        fronts = state.fronts()
-        best_outputs = None
-        if self.track_best_outputs:
-            best_outputs = {vid: [(i, result.val_output(i, vid)) for i in sorted(members)]
-                            for vid, members in fronts.items()}
-        return DspyGEPAResult(
-            candidates=[adapter.build_program(c) for c in state.candidates],
-            parents=[list(p) if p else [None] for p in state.parents],
-            val_aggregate_scores=state.means(),
-            val_subscores=[dict(s) for s in state.val_scores],
-            per_val_instance_best_candidates=fronts,
-            discovery_eval_counts=list(state.discovered_at),
-            best_outputs_valset=best_outputs,
-            total_metric_calls=result.total_metric_calls,
-            num_full_val_evals=state.num_full_val_evals,
-            log_dir=self.log_dir,
-            seed=seed,
-            candidate_texts=[dict(c) for c in state.candidates],
-            stop_reason=result.stop_reason,
-            total_cost=priced_cost(result.usage),
-            usage=by_role(result.usage),
-            proposals=[{k: v for k, v in p.items() if k != "usage"} | {"tokens": usage_totals(p["usage"]).as_dict()}
-                       for p in result.proposals],
-            discovery_costs=list(result.discovery_costs),
-        )
-
 
 class _BestProgramSaver:
     """Writes ``best_program.json`` (``program.save``) in ``log_dir`` whenever the best candidate changes."""
@@ -451,100 +365,7 @@ class _BestProgramSaver:
         write_atomically(self.path, save)
 
 
-def _check_prices(prices: Any) -> dict[str, tuple[float, float]]:
-    if prices is None:
-        return {}
-    if not isinstance(prices, dict):
-        raise ConfigurationError("lm_prices must map model strings to (usd_per_million_input_tokens, "
-                                 "usd_per_million_output_tokens).")
-    checked = {}
-    for model, price in prices.items():
-        try:
-            p_in, p_out = (float(x) for x in price)
-        except (TypeError, ValueError):
-            raise ConfigurationError(f"lm_prices[{model!r}] must be a pair of numbers (USD per million input "
-                                     f"tokens, USD per million output tokens), not {price!r}.") from None
-        if p_in < 0 or p_out < 0:
-            raise ConfigurationError(f"lm_prices[{model!r}] has a negative price: {price!r}.")
-        checked[str(model)] = (p_in, p_out)
-    return checked
-
-
 def _as_list(value: Any) -> list:
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def _check_examples(data: Any, name: str) -> list[dspy.Example]:
-    if data is None:
-        raise ConfigurationError(f"{name} must be a non-empty list of dspy.Example.")
-    if isinstance(data, dspy.Example):
-        raise ConfigurationError(f"{name} must be a list of dspy.Example, not a single {type(data).__name__}; "
-                                 f"pass [{name}] if it is your only example.")
-    if isinstance(data, str | bytes | Mapping):
-        # Iterable, but over characters or keys: list(data) would report a confusing first item.
-        raise ConfigurationError(f"{name} must be a list of dspy.Example, not {type(data).__name__}.")
-    try:
-        examples = list(data)
-    except TypeError:
-        raise ConfigurationError(f"{name} must be a list of dspy.Example, not {type(data).__name__}.") from None
-    if not examples:
-        raise ConfigurationError(f"{name} is empty: GEPA needs examples" +
-                                 (" to reflect on." if name == "trainset" else " to validate candidates on; pass "
-                                  "valset=None to validate on the trainset."))
-    for i, ex in enumerate(examples):
-        if not isinstance(ex, dspy.Example) or isinstance(ex, dspy.Prediction):
-            raise ConfigurationError(f"{name}[{i}] is a {type(ex).__name__}, not a dspy.Example. Build examples "
-                                     "with dspy.Example(...).with_inputs(...).")
-        if not getattr(ex, "_input_keys", None):
-            raise ConfigurationError(f"{name}[{i}] has no input fields marked. Call .with_inputs('field', ...) "
-                                     "on every example so GEPA knows what to pass to the program.")
-    return examples
-
-
-def _copy_program(student: dspy.Module) -> dspy.Module:
-    if not isinstance(student, dspy.Module):
-        raise ConfigurationError(f"student must be a dspy.Module, not {type(student).__name__}.")
-    advice = ("Keep clients, locks and open files out of the module's attributes (create them in forward, or hold "
-              "them at module level).")
-    try:
-        program = student.deepcopy()
-    except Exception as exc:
-        raise ConfigurationError(f"GEPA copies the student program to leave it untouched, but "
-                                 f"{type(student).__name__} cannot be deep-copied ({type(exc).__name__}: {exc}). "
-                                 f"{advice}") from exc
-    # dspy's deepcopy falls back to sharing attributes it cannot copy; a shared predictor would let the
-    # optimization rewrite the user's own program.
-    originals = {id(p) for _, p in student.named_predictors()}
-    shared = [name for name, p in program.named_predictors() if id(p) in originals]
-    if shared:
-        raise ConfigurationError(f"GEPA copies the student program to leave it untouched, but the predictors "
-                                 f"{shared} of {type(student).__name__} could not be deep-copied (they sit next to "
-                                 f"something uncopyable). {advice}")
-    return program
-
-
-def _refuse_flex(program: dspy.Module) -> None:
-    try:
-        from dspy.predict.flex import Flex
-    except ImportError:  # older DSPy without dspy.Flex
-        return
-    flex = [name for name, sub in program.named_parameters() if isinstance(sub, Flex)]
-    if flex:
-        raise ConfigurationError(f"dspy-gepa does not optimize dspy.Flex code components yet (found {flex}); use "
-                                 "dspy.GEPA for programs with dspy.Flex submodules.")
-
-
-def _task_lms(predictors: list[tuple[str, Any]]) -> dict[str, str]:
-    """The model each predictor runs on. Part of the journal's fingerprint: scores recorded with one task
-    model mean nothing for another, so a resume with a different one is refused."""
-    return {name: str(getattr(p.lm or dspy.settings.lm, "model", type(p.lm or dspy.settings.lm).__name__))
-            for name, p in predictors}
-
-
-def _check_lms(predictors: list[tuple[str, Any]]) -> None:
-    missing = [name for name, p in predictors if p.lm is None and dspy.settings.lm is None]
-    if missing:
-        raise ConfigurationError(f"No LM for predictors {missing}: configure one with dspy.configure(lm=dspy.LM(...)) "
-                                 "or set it on the program with program.set_lm(...).")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import dspy
+
+from dspy_gepa.engine import EngineResult
+from dspy_gepa.engine.pareto import best_index
+from dspy_gepa.engine.usage import by_role, priced_cost, totals
 
 
 @dataclass(frozen=True)
@@ -44,14 +49,44 @@ class DspyGEPAResult:
     proposals: list[dict[str, Any]] = field(default_factory=list)
     discovery_costs: list[float] = field(default_factory=list)
 
+    @classmethod
+    def from_run(cls, result: EngineResult, build_program: Callable[[dict[str, str]], dspy.Module], *, seed: int,
+                 log_dir: str | None = None, track_best_outputs: bool = False) -> DspyGEPAResult:
+        """The results of an engine run, with each candidate built into a program by ``build_program``."""
+        state = result.state
+        fronts = state.fronts()
+        best_outputs = None
+        if track_best_outputs:
+            best_outputs = {vid: [(i, result.val_output(i, vid)) for i in sorted(members)]
+                            for vid, members in fronts.items()}
+        return cls(
+            candidates=[build_program(c) for c in state.candidates],
+            parents=[list(p) if p else [None] for p in state.parents],
+            val_aggregate_scores=state.means(),
+            val_subscores=[dict(s) for s in state.val_scores],
+            per_val_instance_best_candidates=fronts,
+            discovery_eval_counts=list(state.discovered_at),
+            best_outputs_valset=best_outputs,
+            total_metric_calls=result.total_metric_calls,
+            num_full_val_evals=state.num_full_val_evals,
+            log_dir=log_dir,
+            seed=seed,
+            candidate_texts=[dict(c) for c in state.candidates],
+            stop_reason=result.stop_reason,
+            total_cost=priced_cost(result.usage),
+            usage=by_role(result.usage),
+            proposals=[{k: v for k, v in p.items() if k != "usage"} | {"tokens": totals(p["usage"]).as_dict()}
+                       for p in result.proposals],
+            discovery_costs=list(result.discovery_costs),
+        )
+
     @property
     def best_idx(self) -> int:
         """The returned program: the highest mean among candidates validated on every example (with
         ``val_evaluation_policy="staged"``, others hold scores on the screen only); earliest wins ties."""
-        scores = self.val_aggregate_scores
         full_size = max((len(s) for s in self.val_subscores), default=0)
-        full = [i for i in range(len(scores)) if len(self.val_subscores[i]) == full_size] or list(range(len(scores)))
-        return max(full, key=lambda i: (scores[i], -i))
+        return best_index(self.val_aggregate_scores,
+                          [i for i, s in enumerate(self.val_subscores) if len(s) == full_size])
 
     @property
     def best_candidate(self) -> dspy.Module:

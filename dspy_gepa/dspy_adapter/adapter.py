@@ -16,7 +16,6 @@ import dspy
 from dspy_gepa._redact import lm_secrets, redact
 from dspy_gepa.dspy_adapter import codec
 from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback
-from dspy_gepa.dspy_adapter.lm_calls import CallRecorder, Prices, raise_if_infrastructure, record_lm_calls
 from dspy_gepa.dspy_adapter.reflective import (
     ReflectionLimits,
     build_record,
@@ -27,6 +26,8 @@ from dspy_gepa.dspy_adapter.reflective import (
 from dspy_gepa.dspy_adapter.trace import TraceEntry, Trajectory, run_with_trace, watch_parse_failures
 from dspy_gepa.engine.types import Candidate, EvaluationBatch
 from dspy_gepa.engine.usage import merge
+from dspy_gepa.lms import CallRecorder, Prices, raise_if_infrastructure, record_lm_calls
+from dspy_gepa.proposers import InstructionProposer
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +74,7 @@ class DspyAdapter:
         self.num_threads = num_threads
         self.add_format_failure_as_feedback = add_format_failure_as_feedback
         self.reflection_lm = reflection_lm
-        if instruction_proposer is None:
-            from dspy_gepa.proposers import InstructionProposer
-
-            instruction_proposer = InstructionProposer()
-        self.instruction_proposer = instruction_proposer
+        self.instruction_proposer = instruction_proposer if instruction_proposer is not None else InstructionProposer()
         self.warn_on_score_mismatch = warn_on_score_mismatch
         self.limits = reflection_limits or ReflectionLimits()
         self.prices = dict(prices or {})

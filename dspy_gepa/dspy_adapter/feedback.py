@@ -13,6 +13,7 @@ import dspy
 
 from dspy_gepa._redact import redact
 from dspy_gepa.exceptions import MetricError
+from dspy_gepa.lms.errors import raise_if_infrastructure
 
 METRIC_SIGNATURE = "metric(gold, pred, trace=None, pred_name=None, pred_trace=None)"
 
@@ -121,8 +122,6 @@ def call_metric(metric: Callable[..., Any], gold: Any, pred: Any, trace: Any, pr
     except MetricError:
         raise
     except Exception as exc:
-        from dspy_gepa.dspy_adapter.lm_calls import raise_if_infrastructure
-
         raise_if_infrastructure(exc)
         raise MetricError(f"Metric {metric_name(metric)} raised {type(exc).__name__}: {redact(str(exc))} {context}. "
                           "Fix the metric "

@@ -1,21 +1,31 @@
 """The GEPA engine. It knows nothing about DSPy: it talks to the system being optimized through an
-adapter (:class:`~dspy_gepa.engine.adapter.Adapter`) and reports what happens through events."""
+adapter (:class:`~dspy_gepa.engine.adapter.Adapter`) and reports what happens through events.
 
+This module is the engine's door: what the layers above use is imported from here.
+"""
+
+from dspy_gepa.engine import events
 from dspy_gepa.engine.adapter import Adapter, JsonCodec
-from dspy_gepa.engine.budget import auto_budget, budget_plan
-from dspy_gepa.engine.engine import Engine, EngineConfig, EngineResult
+from dspy_gepa.engine.budget import AUTO_CANDIDATES, BudgetPreview, auto_budget, budget_plan, preview
+from dspy_gepa.engine.config import VAL_POLICIES, EngineConfig, default_concurrency
+from dspy_gepa.engine.engine import Engine, EngineResult
 from dspy_gepa.engine.events import EventBus
+from dspy_gepa.engine.journal import JournalContents, read_journal
 from dspy_gepa.engine.state import State, StateView
 from dspy_gepa.engine.types import Candidate, EvaluationBatch, ProposalOutcome, Rollout, RolloutKey, candidate_hash
 
 __all__ = [
+    "AUTO_CANDIDATES",
+    "VAL_POLICIES",
     "Adapter",
+    "BudgetPreview",
     "Candidate",
     "Engine",
     "EngineConfig",
     "EngineResult",
     "EvaluationBatch",
     "EventBus",
+    "JournalContents",
     "JsonCodec",
     "ProposalOutcome",
     "Rollout",
@@ -25,4 +35,8 @@ __all__ = [
     "auto_budget",
     "budget_plan",
     "candidate_hash",
+    "default_concurrency",
+    "events",
+    "preview",
+    "read_journal",
 ]

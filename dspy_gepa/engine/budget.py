@@ -1,10 +1,13 @@
-"""Budget arithmetic: ``auto`` presets and the plan logged at the start of a run."""
+"""What a budget buys, said before a run: ``auto`` presets, the plan logged at the start of a run, and
+the preview ``GEPA.plan`` prints. The per-proposal arithmetic is the ledger's (:mod:`~dspy_gepa.engine.ledger`)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from typing import Any
+
+from dspy_gepa.engine.ledger import final_reserve, reflective_worst_case
 
 # Candidates per preset, as in dspy.GEPA (DSPy 3.x, ``AUTO_RUN_SETTINGS``).
 AUTO_CANDIDATES = {"light": 6, "medium": 12, "heavy": 18}
@@ -39,8 +42,8 @@ def budget_plan(max_metric_calls: int | None, val_size: int, minibatch_size: int
     if left < 0:
         return (f"Budget {max_metric_calls} metric calls cannot pay for the seed's validation "
                 f"({val_size} rollouts).")
-    rejected = 2 * minibatch_size
-    accepted = rejected + val_size
+    rejected = reflective_worst_case(minibatch_size, minibatch_size, 0)
+    accepted = reflective_worst_case(minibatch_size, minibatch_size, val_size)
     return (
         f"Budget plan: {max_metric_calls} metric calls"
         + (f" ({used} already spent)" if used else f"; the seed's validation takes {val_size}")
@@ -115,12 +118,11 @@ class BudgetPreview:
 def preview(max_metric_calls: int, train_size: int, val_size: int, minibatch_size: int, screen_size: int,
             **costs: Any) -> BudgetPreview:
     mb = min(minibatch_size, train_size)
-    staged = screen_size < val_size
-    final_reserve = val_size - screen_size if staged else 0
-    rejected = 2 * mb
-    accepted = rejected + (screen_size if staged else val_size)
-    left = max(0, max_metric_calls - val_size - final_reserve)
+    reserve = final_reserve(val_size, screen_size)
+    rejected = reflective_worst_case(mb, mb, 0)
+    accepted = reflective_worst_case(mb, mb, min(screen_size, val_size))
+    left = max(0, max_metric_calls - val_size - reserve)
     return BudgetPreview(
         max_metric_calls=max_metric_calls, train_size=train_size, val_size=val_size, screen_size=screen_size,
-        minibatch_size=mb, seed_validation=val_size, final_reserve=final_reserve, per_rejected_proposal=rejected,
+        minibatch_size=mb, seed_validation=val_size, final_reserve=reserve, per_rejected_proposal=rejected,
         per_accepted_proposal=accepted, proposals_min=left // accepted, proposals_max=left // rejected, **costs)

@@ -16,6 +16,7 @@ checks), ``run_started``, ``run_finished``, ``run_failed``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -29,7 +30,7 @@ from typing import Any, Protocol
 from dspy_gepa._redact import redact
 from dspy_gepa._run_dir import JOURNAL
 from dspy_gepa.engine import events as ev
-from dspy_gepa.engine.types import RolloutKey
+from dspy_gepa.engine.types import RolloutKey, candidate_hash
 from dspy_gepa.exceptions import JournalError, JournalMismatchError
 
 logger = logging.getLogger(__name__)
@@ -290,3 +291,25 @@ def journal_record(event: ev.Event, codec: Any) -> dict[str, Any] | None:
         return {"type": "run_failed", "error": redact(f"{type(event.error).__name__}: {event.error}"),
                 "total_metric_calls": event.total_metric_calls}
     return None
+
+
+def run_fingerprint(config: dict[str, Any], seed_candidate: dict[str, str], trainset: list[Any],
+                    valset: list[Any], codec: Any, extra: dict[str, Any]) -> dict[str, Any]:
+    """What a journal must have been written with to be replayed: the engine's decision settings, the
+    seed candidate, the data (a digest of each example as the codec fingerprints it) and ``extra``."""
+
+    def digest(examples: list[Any]) -> str:
+        h = hashlib.sha256()
+        for ex in examples:
+            h.update(codec.example_fingerprint(ex).encode("utf-8", errors="replace"))
+            h.update(b"\x00")
+        return h.hexdigest()[:20]
+
+    return {
+        **config,
+        "components": list(seed_candidate),
+        "seed_candidate": candidate_hash(seed_candidate),
+        "trainset": f"{len(trainset)}:{digest(trainset)}",
+        "valset": f"{len(valset)}:{digest(valset)}",
+        **extra,
+    }

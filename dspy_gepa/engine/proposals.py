@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from dspy_gepa.engine.types import Candidate, ProposalOutcome, Rollout, Split
+from dspy_gepa.engine.types import Candidate, ProposalOutcome, Rollout, RolloutKey, Split
 
 
 @dataclass
@@ -64,6 +64,26 @@ class Plan:
 
 
 ProposalGen = Generator[Evaluate | Reflect, Any, ProposalOutcome]
+
+
+@dataclass
+class Run:
+    """A proposal in flight: its plan, its generator, and the rollouts it asked for so far.
+
+    ``start_commits`` is the number of proposals committed when it started; ``keys`` every rollout it
+    used, ``fresh`` those not paid by a proposal committed before it started (they count against its
+    reservation); ``want``/``got`` the batch it is waiting for."""
+
+    plan: Plan
+    gen: ProposalGen
+    start_commits: int
+    keys: set[RolloutKey] = field(default_factory=set)
+    fresh: set[RolloutKey] = field(default_factory=set)
+    want: list[RolloutKey] = field(default_factory=list)
+    got: dict[RolloutKey, Rollout] = field(default_factory=dict)
+    components: list[str] = field(default_factory=list)
+    reflection_usage: dict[str, Any] | None = None
+    outcome: ProposalOutcome | None = None
 
 
 def seed_proposal(plan: Plan, val_ids: list[int]) -> ProposalGen:

@@ -51,6 +51,11 @@ class State:
             self.num_full_val_evals += 1
         return idx
 
+    def advance_round_robin(self, idx: int) -> None:
+        """Move candidate ``idx``'s component cycle on by one (a reflective proposal was planned on it)."""
+        self.round_robin_next[idx] = (self.round_robin_next[idx] % len(self.component_names) + 1) \
+            % len(self.component_names)
+
     def complete(self, idx: int, val_scores: dict[int, float]) -> None:
         """Replace a screened candidate's scores by its scores on the whole valset."""
         self.val_scores[idx] = dict(val_scores)

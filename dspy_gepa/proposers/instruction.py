@@ -20,8 +20,8 @@ import dspy
 from dspy.adapters.types.base_type import Type
 from dspy.utils.exceptions import AdapterParseError
 
-from dspy_gepa.dspy_adapter.lm_calls import record_lm_calls
 from dspy_gepa.exceptions import UnusableProposalError
+from dspy_gepa.lms import record_lm_calls
 
 logger = logging.getLogger(__name__)
 

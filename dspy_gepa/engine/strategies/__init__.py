@@ -1,8 +1,10 @@
-"""Pluggable strategies of the engine: parent selection, component selection, minibatch sampling."""
+"""Pluggable strategies of the engine: parent selection, component selection, minibatch sampling.
+Protocols in ``_base``, one module per kind of strategy."""
 
+from dspy_gepa.engine.strategies._base import BatchSampler, CandidateSelector, ComponentSelector
 from dspy_gepa.engine.strategies.candidate import CANDIDATE_SELECTORS, select_current_best, select_pareto
 from dspy_gepa.engine.strategies.component import (
-    BUILTIN_COMPONENT_SELECTORS,
+    COMPONENT_SELECTORS,
     call_custom_selector,
     select_all,
     select_round_robin,
@@ -10,8 +12,11 @@ from dspy_gepa.engine.strategies.component import (
 from dspy_gepa.engine.strategies.sampler import EpochShuffledSampler
 
 __all__ = [
-    "BUILTIN_COMPONENT_SELECTORS",
     "CANDIDATE_SELECTORS",
+    "COMPONENT_SELECTORS",
+    "BatchSampler",
+    "CandidateSelector",
+    "ComponentSelector",
     "EpochShuffledSampler",
     "call_custom_selector",
     "select_all",

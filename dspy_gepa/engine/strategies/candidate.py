@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 
 from dspy_gepa.engine.state import State
-
-CandidateSelector = Callable[[State, random.Random], int]
+from dspy_gepa.engine.strategies._base import CandidateSelector
 
 
 def select_pareto(state: State, rng: random.Random) -> int:

@@ -1,4 +1,7 @@
-"""Component selection: which components a reflective proposal rewrites."""
+"""Component selection: which components a reflective proposal rewrites.
+
+The built-in selectors are pure: the round robin reads the parent's position in its cycle, and the
+planner advances it (:meth:`State.advance_round_robin`) when it commits to the plan."""
 
 from __future__ import annotations
 
@@ -6,20 +9,20 @@ from collections.abc import Callable
 from typing import Any
 
 from dspy_gepa.engine.state import State, StateView
-
-BUILTIN_COMPONENT_SELECTORS = ("round_robin", "all")
+from dspy_gepa.engine.strategies._base import ComponentSelector
 
 
 def select_round_robin(state: State, parent: int) -> list[str]:
     """One component per proposal, cycling per candidate (a child continues its parent's cycle)."""
     names = state.component_names
-    pos = state.round_robin_next[parent] % len(names)
-    state.round_robin_next[parent] = (pos + 1) % len(names)
-    return [names[pos]]
+    return [names[state.round_robin_next[parent] % len(names)]]
 
 
 def select_all(state: State, parent: int) -> list[str]:
     return list(state.component_names)
+
+
+COMPONENT_SELECTORS: dict[str, ComponentSelector] = {"round_robin": select_round_robin, "all": select_all}
 
 
 def call_custom_selector(

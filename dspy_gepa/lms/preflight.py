@@ -10,8 +10,8 @@ from typing import Any
 import dspy
 
 from dspy_gepa._redact import lm_secrets, redact, scrub_exception
-from dspy_gepa.dspy_adapter.lm_calls import Prices, record_lm_calls
 from dspy_gepa.exceptions import InfrastructureError
+from dspy_gepa.lms.recording import Prices, record_lm_calls
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Seeing the LM calls made inside a block of code, and telling provider failures from program failures.
+"""Seeing the LM calls made inside a block of code, with their tokens and dollars.
 
 DSPy records every LM call in the ``history`` of each module listed in ``settings.caller_modules``
 (the chain of modules being called). Adding a private recorder to that chain for the duration of a
@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dspy
-from dspy.utils.exceptions import ContextWindowExceededError, LMError
 
-from dspy_gepa._redact import lm_secrets, redact, scrub_exception
-from dspy_gepa.exceptions import ConfigurationError, InfrastructureError
+from dspy_gepa.exceptions import ConfigurationError
 
 #: Prices per model string, in USD per million (input tokens, output tokens).
 Prices = dict[str, tuple[float, float]]
@@ -83,23 +81,3 @@ def record_lm_calls(**context: Any) -> Iterator[CallRecorder]:
     # Appended, not replacing: an enclosing recorder keeps seeing the calls made in here.
     with dspy.context(caller_modules=[*(dspy.settings.caller_modules or []), recorder], **context):
         yield recorder
-
-
-def raise_if_infrastructure(exc: BaseException, lm: Any = None, secrets: Any = ()) -> None:
-    """Re-raise a provider failure that retrying will not fix as :class:`InfrastructureError`.
-
-    DSPy has already retried transient errors (``num_retries`` on ``dspy.LM``) by the time one reaches
-    us, so every ``LMError`` is final except a prompt too long for the context window, which belongs
-    to that one example. Provider errors may echo the key they refused: credentials (``lm``'s, the
-    ``secrets`` given, the environment's) are masked in the message and in the chained errors.
-    """
-    if isinstance(exc, LMError) and not isinstance(exc, ContextWindowExceededError):
-        model = getattr(exc, "model", None) or getattr(lm, "model", None)
-        secrets = [*lm_secrets(lm), *secrets]
-        scrub_exception(exc, secrets)
-        raise InfrastructureError(
-            f"The LM {model or '(unknown model)'} failed with {type(exc).__name__}: {redact(str(exc), secrets)}. "
-            "This is not something more optimization can fix (check the API key, model name, quota or server), "
-            "so the run stops; rerun with the same log_dir to resume without repeating recorded work.",
-            lm=model, cause=exc,
-        ) from exc

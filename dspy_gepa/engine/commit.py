@@ -1,0 +1,163 @@
+"""In-order commit: a finished proposal's outcome becomes part of the state.
+
+Proposals commit strictly in order of their sequence number, so what any later proposal sees never
+depends on thread timing. Committing pays the proposal's rollouts and reflection into the ledger, adds
+or completes candidates, emits the events subscribers see, and keeps the counters the planner reads
+(:class:`Progress`): the failure streak that stops a run whose reflections are unusable, the idle streak
+that ends a converged search, recent acceptances, and when a merge is due.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from dspy_gepa.engine import events as ev
+from dspy_gepa.engine.ledger import Ledger
+from dspy_gepa.engine.merge import MergeBook
+from dspy_gepa.engine.proposals import Plan, Run
+from dspy_gepa.engine.rollouts import Rollouts
+from dspy_gepa.engine.state import State
+from dspy_gepa.engine.types import ProposalOutcome, candidate_hash
+from dspy_gepa.engine.usage import combine, known_cost, priced_cost
+from dspy_gepa.exceptions import ProgramError, ReflectionError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """What committed proposals tell the planner."""
+
+    last_commit_added: bool = False
+    consecutive_failures: list[str] = field(default_factory=list)
+    consecutive_idle: int = 0
+    recent_outcomes: list[bool] = field(default_factory=list)
+    tried: set[str] = field(default_factory=set)
+    proposals: list[dict[str, Any]] = field(default_factory=list)
+    discovery_costs: list[float] = field(default_factory=list)
+
+
+class Committer:
+    def __init__(self, state: State, ledger: Ledger, rollouts: Rollouts, merge_book: MergeBook, bus: ev.EventBus, *,
+                 use_merge: bool, max_merge_invocations: int, max_consecutive_failures: int):
+        self.state = state
+        self.ledger = ledger
+        self.rollouts = rollouts
+        self.merge_book = merge_book
+        self.bus = bus
+        self.use_merge = use_merge
+        self.max_merge_invocations = max_merge_invocations
+        self.max_consecutive_failures = max_consecutive_failures
+        self.progress = Progress()
+
+    def commit(self, run: Run, commit_no: int) -> None:
+        plan, outcome = run.plan, run.outcome
+        assert outcome is not None
+        state, ledger = self.state, self.ledger
+        replayed = plan.seq in self.rollouts.journal.commits
+        # A candidate is "discovered" once the work that found it is paid; its own validation comes after.
+        new_hash = candidate_hash(outcome.child) if outcome.child is not None else None
+        if new_hash is not None:
+            self.progress.tried.add(new_hash)
+        own_validation = {k for k in run.keys if k.split == "val" and k.candidate == new_hash}
+        paid = [self.rollouts.results[k] for k in sorted(run.keys) if k not in ledger.committed_at]
+        usage = combine([*(r.usage for r in paid), run.reflection_usage])
+        ledger.spend(usage, reflection=run.reflection_usage)
+        for rollout in paid:
+            rollout.usage = None  # counted: the journal and the ledger have it
+        ledger.commit_rollouts(run.keys - own_validation, commit_no)
+        discovered_at = 0 if plan.kind == "seed" else ledger.committed
+        ledger.commit_rollouts(own_validation, commit_no)
+        new_idx = None
+        if plan.kind == "final":
+            self._complete_validation(plan, outcome, replayed)
+        elif outcome.adds_candidate:
+            if plan.kind != "seed" and new_hash in state.index_by_hash:
+                outcome = ProposalOutcome("duplicate", "an identical candidate was added while this one was in flight",
+                                          parent_scores=outcome.parent_scores, child_scores=outcome.child_scores,
+                                          components=outcome.components)
+            else:
+                new_idx = self._add(plan, outcome, discovered_at, replayed)
+        if plan.kind == "seed":
+            self._check_seed(run)
+        self._bookkeep(plan, outcome, new_idx)
+        logger.info("Proposal %d (%s, parents %s): %s%s", plan.seq, plan.kind, plan.parent_ids, outcome.status,
+                    f" -> candidate #{new_idx}, validation {state.mean(new_idx):.4f}" if new_idx is not None
+                    else (f" ({outcome.reason})" if outcome.reason else ""))
+        self.progress.proposals.append({"seq": plan.seq, "kind": plan.kind, "status": outcome.status,
+                                        "parents": list(plan.parent_ids), "new_candidate": new_idx,
+                                        "metric_calls": ledger.committed, "usage": usage,
+                                        "cost": known_cost(usage), "total_cost": priced_cost(ledger.spent)})
+        self.bus.emit(ev.ProposalCommitted(seq=plan.seq, kind=plan.kind, parent_ids=plan.parent_ids, outcome=outcome,
+                                           new_candidate_idx=new_idx, metric_calls=ledger.committed,
+                                           usage=usage, total_cost=priced_cost(ledger.spent), replayed=replayed))
+        self._check_failures()
+
+    def _add(self, plan: Plan, outcome: ProposalOutcome, discovered_at: int, replayed: bool) -> int:
+        state = self.state
+        best_before = state.best_idx() if state.candidates else None
+        new_idx = state.add(outcome.child, plan.parent_ids, outcome.val_scores, discovered_at, plan.seq, plan.kind)
+        self.progress.discovery_costs.append(priced_cost(self.ledger.spent))
+        best = state.best_idx()
+        self.bus.emit(ev.CandidateAdded(
+            idx=new_idx, candidate=dict(outcome.child), candidate_hash=state.hashes[new_idx],
+            parent_ids=plan.parent_ids, val_scores=dict(outcome.val_scores), val_mean=state.mean(new_idx),
+            discovered_at=discovered_at, seq=plan.seq, kind=plan.kind, is_best=best == new_idx, replayed=replayed))
+        if best != best_before:
+            self._best_changed(best, replayed)
+        return new_idx
+
+    def _complete_validation(self, plan: Plan, outcome: ProposalOutcome, replayed: bool) -> None:
+        idx = plan.parent_ids[0]
+        best_before = self.state.best_idx()
+        self.state.complete(idx, outcome.val_scores)
+        self.bus.emit(ev.CandidateValidated(idx=idx, val_scores=dict(outcome.val_scores),
+                                            val_mean=self.state.mean(idx), replayed=replayed))
+        best = self.state.best_idx()
+        if best != best_before:
+            self._best_changed(best, replayed)
+
+    def _best_changed(self, best: int, replayed: bool) -> None:
+        self.bus.emit(ev.BestChanged(idx=best, candidate=dict(self.state.candidates[best]),
+                                     val_mean=self.state.mean(best), replayed=replayed))
+
+    def _check_seed(self, run: Run) -> None:
+        errors = [self.rollouts.results[k].error for k in sorted(run.keys)]
+        if errors and all(errors):
+            raise ProgramError(
+                f"The program failed on all {len(errors)} validation examples before any optimization, e.g. "
+                f"{errors[0]}. Fix the program, its LM configuration or the examples' input fields (.with_inputs(...) "
+                "must name what the program's forward takes) first: GEPA cannot learn from a program that never "
+                "produces an output.")
+
+    def _bookkeep(self, plan: Plan, outcome: ProposalOutcome, new_idx: int | None) -> None:
+        progress = self.progress
+        added_by_reflection = plan.kind == "reflective" and new_idx is not None
+        progress.last_commit_added = added_by_reflection
+        if added_by_reflection and self.use_merge and self.merge_book.attempts < self.max_merge_invocations:
+            self.merge_book.due += 1
+        if plan.kind != "reflective":
+            return
+        progress.recent_outcomes.append(new_idx is not None)
+        # A proposal skipped for a perfect minibatch asked the reflection LM nothing: it neither counts as a
+        # failure nor breaks a run of them (or a broken reflection LM hides between perfect minibatches).
+        if outcome.status == "skipped_perfect":
+            pass
+        elif outcome.usable:
+            progress.consecutive_failures.clear()
+        else:
+            progress.consecutive_failures.append(f"proposal {plan.seq}: {outcome.status}: {outcome.reason}")
+        progress.consecutive_idle = progress.consecutive_idle + 1 if outcome.idle else 0
+
+    def _check_failures(self) -> None:
+        limit = self.max_consecutive_failures
+        failures = self.progress.consecutive_failures
+        if len(failures) >= limit:
+            listing = "\n  ".join(failures[-limit:])
+            raise ReflectionError(
+                f"{limit} proposals in a row produced no usable candidate, so the run stops instead of returning "
+                f"an unoptimized program as if it were optimized:\n  {listing}\n"
+                "Check the reflection LM (key, model name, max_tokens large enough for a whole instruction) or the "
+                "custom instruction_proposer. Everything paid for so far is kept in log_dir, if one was given.")

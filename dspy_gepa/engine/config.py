@@ -1,0 +1,112 @@
+"""The engine's settings (:class:`EngineConfig`) and the argument checks shared with ``GEPA``'s keywords.
+
+The checks live here, in the lowest layer that needs them, so the optimizer's keywords and the engine's
+own settings are refused with the same words (``dspy_gepa._options`` calls these functions).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dspy_gepa.exceptions import ConfigurationError
+
+#: How an accepted child is validated: on every example ("full", the paper's), or on a random screen first
+#: and on the rest only if it holds up there ("staged"; see ``proposals.validate``).
+VAL_POLICIES = ("full", "staged")
+CANDIDATE_SELECTION = ("pareto", "current_best")
+COMPONENT_SELECTION = ("round_robin", "all")
+
+
+def check_positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
+    if allow_none and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer{' or None' if allow_none else ''}, "
+                                 f"not {value!r}.")
+
+
+def check_positive_number(name: str, value: Any, unit: str = "", *, allow_none: bool = True) -> None:
+    if allow_none and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigurationError(f"{name} must be a positive number{unit}, not {value!r}.")
+
+
+def check_choice(name: str, value: Any, choices: Collection[str], *, or_callable: bool = False) -> None:
+    if or_callable and callable(value):
+        return
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices) + (", or a callable" if or_callable else "")
+        raise ConfigurationError(f"{name} must be one of {options}; not {value!r}.")
+
+
+def default_concurrency(num_threads: int, minibatch_size: int) -> int:
+    """Default cap on proposals in flight: enough to keep the threads busy on minibatch evaluations
+    (each uses ``minibatch_size`` threads, twice per proposal), and no more."""
+    return max(1, num_threads // (2 * minibatch_size))
+
+
+@dataclass
+class EngineConfig:
+    """Knobs of the engine. Everything that changes decisions is in :meth:`fingerprint`."""
+
+    max_metric_calls: int | None = None
+    minibatch_size: int = 3
+    candidate_selection: str = "pareto"
+    component_selector: str | Callable[..., Any] = "round_robin"
+    skip_perfect_score: bool = True
+    perfect_score: float = 1.0
+    use_merge: bool = True
+    max_merge_invocations: int = 5
+    merge_subsample_size: int = 5
+    seed: int = 0
+    num_threads: int = 1
+    max_concurrent_proposals: int = 1
+    max_consecutive_failures: int = 5
+    max_cost: float | None = None
+    adaptive_concurrency: bool = True
+    keep_val_outputs: bool = False
+    val_policy: str = "full"
+    screen_fraction: float = 0.25
+    screen_min: int = 10
+    stop_callbacks: Sequence[Callable[..., bool]] = ()
+
+    def __post_init__(self) -> None:
+        check_choice("candidate_selection", self.candidate_selection, CANDIDATE_SELECTION)
+        check_choice("component_selector", self.component_selector, COMPONENT_SELECTION, or_callable=True)
+        for name in ("minibatch_size", "num_threads", "max_concurrent_proposals", "max_consecutive_failures",
+                     "merge_subsample_size"):
+            check_positive_int(name, getattr(self, name))
+        check_choice("val_evaluation_policy", self.val_policy, VAL_POLICIES)
+        if not 0 < self.screen_fraction <= 1:
+            raise ConfigurationError(f"screen_fraction must be in (0, 1], not {self.screen_fraction!r}.")
+        check_positive_number("max_cost", self.max_cost, " of US dollars")
+        check_positive_int("max_metric_calls", self.max_metric_calls, allow_none=True)
+
+    def fingerprint(self) -> dict[str, Any]:
+        selector = self.component_selector
+        return {
+            "minibatch_size": self.minibatch_size,
+            "candidate_selection": self.candidate_selection,
+            "component_selector": selector if isinstance(selector, str) else getattr(
+                selector, "__qualname__", type(selector).__qualname__),
+            "skip_perfect_score": self.skip_perfect_score,
+            "perfect_score": self.perfect_score,
+            "use_merge": self.use_merge,
+            "max_merge_invocations": self.max_merge_invocations,
+            "merge_subsample_size": self.merge_subsample_size,
+            "seed": self.seed,
+            "max_concurrent_proposals": self.max_concurrent_proposals,
+            "adaptive_concurrency": self.adaptive_concurrency,
+            "val_policy": self.val_policy if self.val_policy == "full"
+            else f"{self.val_policy}:{self.screen_fraction}:{self.screen_min}",
+        }
+
+    def screen_size(self, val_size: int) -> int:
+        """Examples a child is screened on before its full validation (``val_size`` means no screen)."""
+        if self.val_policy == "full":
+            return val_size
+        return min(val_size, max(self.screen_min, math.ceil(self.screen_fraction * val_size)))

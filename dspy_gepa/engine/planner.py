@@ -1,0 +1,144 @@
+"""The planner: what the next proposal is (reflective, merge or a final validation), how many proposals
+may be in flight, and when the search stops on its own.
+
+Every decision here reads only committed work (the state, the ledger's committed rollouts, the
+:class:`~dspy_gepa.engine.commit.Progress` counters) and the planner's own RNGs, so with any number of
+threads the same seed gives the same plans. The RNGs, the minibatch sampler and the screen are seeded
+from ``config.seed``; a resumed run reaches the same RNG state by replaying the same plans.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from dspy_gepa.engine.commit import Progress
+from dspy_gepa.engine.config import EngineConfig
+from dspy_gepa.engine.ledger import Ledger, reflective_worst_case
+from dspy_gepa.engine.merge import MergeBook, plan_merge
+from dspy_gepa.engine.proposals import Plan
+from dspy_gepa.engine.state import State, StateView
+from dspy_gepa.engine.strategies import (
+    CANDIDATE_SELECTORS,
+    COMPONENT_SELECTORS,
+    EpochShuffledSampler,
+    call_custom_selector,
+)
+from dspy_gepa.engine.types import Rollout, RolloutKey
+
+
+class Planner:
+    #: Reflective proposals whose acceptance rate sets the concurrency (:meth:`concurrency`).
+    ADAPT_WINDOW = 8
+
+    def __init__(self, config: EngineConfig, state: State, ledger: Ledger, progress: Progress, merge_book: MergeBook,
+                 train_size: int, val_ids: list[int]):
+        self.config = config
+        self.state = state
+        self.ledger = ledger
+        self.progress = progress
+        self.merge_book = merge_book
+        self.train_size = train_size
+        self.val_ids = val_ids
+        self.rng = random.Random(config.seed)
+        self.sampler = EpochShuffledSampler(list(range(train_size)), config.minibatch_size,
+                                            random.Random(config.seed + 1))
+        size = config.screen_size(len(val_ids))
+        self.screen = sorted(random.Random(config.seed + 2).sample(val_ids, size)) if size < len(val_ids) else []
+
+    def concurrency(self) -> int:
+        """How many proposals may be in flight now.
+
+        A proposal planned while others run cannot build on what they find. That costs little when
+        most proposals are rejected and a lot when most are accepted, so the limit is about one over
+        the acceptance rate of the last proposals: on average about one of the proposals in flight is
+        accepted, and when every proposal is accepted they run one at a time, as in the paper's loop.
+        It is computed from committed proposals only, so it does not depend on thread timing.
+        """
+        cap = self.config.max_concurrent_proposals
+        if cap == 1 or not self.config.adaptive_concurrency:
+            return cap
+        recent = self.progress.recent_outcomes[-self.ADAPT_WINDOW:]
+        if not recent:
+            return 1
+        accepted = sum(recent) / len(recent)
+        return cap if accepted == 0 else max(1, min(cap, math.floor(1 / accepted)))
+
+    def stop_condition(self, next_seq: int) -> str:
+        """Why the search should stop now (empty: it should not)."""
+        idle = self.progress.consecutive_idle
+        limit = max(10, 2 * math.ceil(self.train_size / self.config.minibatch_size))
+        if idle >= limit:
+            return (f"converged: the last {idle} proposals found every minibatch example already perfect, or "
+                    "proposed no new text")
+        view = StateView(self.state, next_seq)
+        for callback in self.config.stop_callbacks:
+            if callback(view):
+                return f"stop condition {getattr(callback, '__name__', type(callback).__name__)} was met"
+        return ""
+
+    def plan(self, seq: int) -> Plan:
+        """The next proposal of the search: a merge when one is due and possible, else a reflective one."""
+        state, cfg = self.state, self.config
+        merge = self._plan_merge(seq)
+        if merge is not None:
+            return merge
+        parent = CANDIDATE_SELECTORS[cfg.candidate_selection](state, self.rng)
+        minibatch = self.sampler.next()
+        components: list[str] = []  # a custom selector sees the parent's rollouts first (custom_components)
+        if isinstance(cfg.component_selector, str):
+            components = COMPONENT_SELECTORS[cfg.component_selector](state, parent)
+            state.advance_round_robin(parent)
+        parent_hash = state.hashes[parent]
+        uncached = sum(1 for i in set(minibatch) if RolloutKey(parent_hash, "train", i) not in self.ledger.committed_at)
+        return Plan(seq=seq, kind="reflective", parent_ids=[parent], candidate=dict(state.candidates[parent]),
+                    minibatch=minibatch, components=components,
+                    parent_val_scores=[dict(state.val_scores[parent])], **self._validation_snapshot(),
+                    reservation=reflective_worst_case(uncached, len(set(minibatch)), self._validation_size()))
+
+    def _plan_merge(self, seq: int) -> Plan | None:
+        state, cfg, book = self.state, self.config, self.merge_book
+        if not (cfg.use_merge and book.due > 0 and self.progress.last_commit_added
+                and book.attempts < cfg.max_merge_invocations):
+            return None
+        self.progress.last_commit_added = False
+        merge = plan_merge(state, book, self.rng, cfg.merge_subsample_size)
+        if merge is None:
+            return None
+        book.due -= 1
+        book.attempts += 1
+        return Plan(seq=seq, kind="merge", parent_ids=list(merge.parents), candidate=merge.candidate,
+                    parent_val_scores=[dict(state.val_scores[p]) for p in merge.parents],
+                    **self._validation_snapshot(), reservation=self._validation_size(), merge=merge)
+
+    def plan_final(self, seq: int) -> Plan | None:
+        """The best screened candidate not yet validated on every example, if it might beat the best
+        validated one (compared on the screen, where both have scores)."""
+        state = self.state
+        if not self.screen:
+            return None
+        on_screen = {i: sum(state.val_scores[i][v] for v in self.screen) for i in range(len(state.candidates))}
+        best_full = state.best_idx()
+        pending = [i for i in on_screen if not state.is_full(i) and on_screen[i] >= on_screen[best_full]]
+        if not pending:
+            return None
+        idx = max(pending, key=lambda i: (on_screen[i], -i))
+        return Plan(seq=seq, kind="final", parent_ids=[idx], candidate=dict(state.candidates[idx]),
+                    parent_val_scores=[dict(state.val_scores[idx])],
+                    reservation=len(self.val_ids) - len(state.val_scores[idx]))
+
+    def custom_components(self, plan: Plan, trajectories: Sequence[Any], rollouts: Sequence[Rollout]) -> list[str]:
+        """The components a user's component selector picks for ``plan``, given the parent's rollouts."""
+        return call_custom_selector(self.config.component_selector, self.state, plan.seq, list(trajectories),
+                                    [r.score for r in rollouts], plan.parent_ids[0])
+
+    def _validation_size(self) -> int:
+        return len(self.screen or self.val_ids)
+
+    def _validation_snapshot(self) -> dict[str, Any]:
+        """What ``proposals.validate`` compares a child with, frozen when the proposal is planned."""
+        if not self.screen:
+            return {}
+        return {"screen": self.screen, "front_best": self.state.best_score_per_example()}

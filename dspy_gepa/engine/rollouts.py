@@ -1,0 +1,149 @@
+"""Rollouts: each ``(candidate hash, split, example)`` is run at most once.
+
+A proposal's :class:`~dspy_gepa.engine.proposals.Evaluate` request is served key by key: from memory
+(a rollout already recorded), by waiting on a rollout already in flight, from the journal of an earlier
+session (replayed with ``replayed=True``, no LM call), or else by dispatching a new rollout. Every
+dispatch and replay is counted on the :class:`~dspy_gepa.engine.ledger.Ledger` before it happens. When
+all the keys of a request have arrived, the proposal is handed back to the engine with its results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from dspy_gepa.engine import events as ev
+from dspy_gepa.engine.journal import JournalContents
+from dspy_gepa.engine.ledger import Ledger
+from dspy_gepa.engine.proposals import Evaluate, Run
+from dspy_gepa.engine.types import Candidate, EvaluationBatch, Rollout, RolloutKey, candidate_hash
+from dspy_gepa.exceptions import MetricError
+
+
+class Halted(Exception):
+    """A queued rollout that did not start because another one failed fatally."""
+
+
+class Encoded:
+    """A trajectory still in its journal form; decoded only if reflection needs it."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: Any):
+        self.data = data
+
+
+#: ``submit(key, task, *args)``: run ``task(*args)`` on the evaluation pool and report ``key`` when done.
+Submit = Callable[..., Future]
+
+
+class Rollouts:
+    """The rollout cache, the rollouts in flight and their waiting proposals, and journal replay."""
+
+    def __init__(self, adapter: Any, codec: Any, trainset: Sequence[Any], valset: Sequence[Any], ledger: Ledger,
+                 bus: ev.EventBus, *, keep_val_outputs: bool, on_ready: Callable[[Run, Any], None]):
+        self.adapter = adapter
+        self.codec = codec
+        self.examples = {"train": trainset, "val": valset}
+        self.ledger = ledger
+        self.bus = bus
+        self.keep_val_outputs = keep_val_outputs
+        self.on_ready = on_ready
+        self.results: dict[RolloutKey, Rollout] = {}
+        self.waiters: dict[RolloutKey, list[Run]] = {}
+        self.journal = JournalContents()
+        self.submit: Submit | None = None
+        self.halt: BaseException | None = None
+
+    @property
+    def recorded(self) -> int:
+        """Rollouts whose results arrived (run in this session or replayed from the journal)."""
+        return len(self.results)
+
+    def request(self, run: Run, req: Evaluate) -> None:
+        h = candidate_hash(req.candidate)
+        run.want = [RolloutKey(h, req.split, i) for i in req.ids]
+        run.got = {}
+        for key in dict.fromkeys(run.want):
+            run.keys.add(key)
+            if not self.ledger.committed_before(key, run.start_commits):
+                run.fresh.add(key)
+            if key in self.results:
+                run.got[key] = self.results[key]
+            elif key in self.waiters:
+                self.waiters[key].append(run)
+            elif key in self.journal.rollouts:
+                self._count()
+                rollout = self.decode(self.journal.rollouts[key], with_output=key.split == "train"
+                                      or self.keep_val_outputs)
+                self.bus.emit(ev.RolloutFinished(key=key, rollout=rollout, seq=run.plan.seq, replayed=True))
+                run.got[key] = self._keep(key, rollout)
+            else:
+                self._count()
+                self.waiters[key] = [run]
+                self.submit(key, self._task, self.examples[key.split][key.example], req.candidate,
+                            key.split == "train")
+        self.ledger.check_within_reservation(run.plan, len(run.fresh))
+        self._maybe_complete(run)
+
+    def done(self, key: RolloutKey, rollout: Rollout) -> None:
+        """A dispatched rollout's result arrived: record it and hand it to every proposal waiting for it."""
+        waiting = self.waiters.pop(key)
+        self.bus.emit(ev.RolloutFinished(key=key, rollout=rollout, seq=waiting[0].plan.seq))
+        self._keep(key, rollout)
+        for run in waiting:
+            if key in run.want and key not in run.got:
+                run.got[key] = rollout
+                self._maybe_complete(run)
+
+    def _count(self) -> None:
+        used = self.ledger.dispatch()
+        self.bus.emit(ev.BudgetUpdated(used=used, max_metric_calls=self.ledger.max_metric_calls,
+                                       reserved=self.ledger.reserved()))
+
+    def _maybe_complete(self, run: Run) -> None:
+        if all(k in run.got for k in run.want):
+            self.on_ready(run, [run.got[k] for k in run.want])
+
+    def _task(self, example: Any, candidate: Candidate, traces: bool) -> Rollout:
+        if self.halt is not None:
+            raise Halted()
+        try:
+            batch: EvaluationBatch = self.adapter.evaluate([example], candidate, capture_traces=traces)
+        except BaseException as exc:
+            # Fatal for the run (the adapter scores the program's own errors): the rollouts still queued
+            # must not start while the main thread gets round to stopping.
+            self.halt = exc
+            raise
+        if len(batch.scores) != 1:
+            raise MetricError(f"The adapter returned {len(batch.scores)} scores for one example.")
+        score = batch.scores[0]
+        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+            raise MetricError(f"The score of an example is {score!r}; scores must be finite numbers.")
+        return batch.rollout(0)
+
+    def _keep(self, key: RolloutKey, rollout: Rollout) -> Rollout:
+        """Remember a rollout for reuse. Validation outputs are only needed for ``track_best_outputs``
+        (the journal has them anyway), so they are not kept in memory otherwise."""
+        if key.split == "val" and not self.keep_val_outputs and rollout.output is not None:
+            rollout = dataclasses.replace(rollout, output=None)
+        self.results[key] = rollout
+        return rollout
+
+    def decode(self, record: dict[str, Any], with_output: bool = True) -> Rollout:
+        output = self.codec.decode_output(record.get("output")) if with_output else None
+        return Rollout(score=float(record["score"]), output=output,
+                       feedback=record.get("feedback"), error=record.get("error"), usage=record.get("usage"),
+                       trajectory=Encoded(record["trajectory"]) if record.get("trajectory") is not None else None)
+
+    def trajectory(self, rollout: Rollout, train_id: int) -> Any:
+        """The rollout's trajectory, decoded from its journal form if it came from there."""
+        t = rollout.trajectory
+        return self.codec.decode_trajectory(t.data, self.examples["train"][train_id]) if isinstance(t, Encoded) else t
+
+    def output(self, candidate_hash_: str, val_id: int) -> Any:
+        rollout = self.results.get(RolloutKey(candidate_hash_, "val", val_id))
+        return rollout.output if rollout is not None else None
