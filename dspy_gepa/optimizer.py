@@ -51,7 +51,9 @@ class GEPA(Teleprompter):
     * failures are loud: an LM outage stops the run with that error, a metric returning something that
       is not a score raises, and ``max_consecutive_failures`` unusable reflections in a row raise instead
       of returning the seed as if it were optimized;
-    * ``max_merge_invocations`` counts merge attempts (each costs rollouts), not only accepted merges.
+    * ``max_merge_invocations`` counts merge attempts (each costs rollouts), not only accepted merges;
+    * ``code_proposer`` is accepted and not used: programs with ``dspy.Flex`` submodules (whose code it would
+      evolve) are refused.
 
     New options (beyond dspy.GEPA's):
         val_evaluation_policy: "staged" (default) scores children on a random quarter of the valset during
