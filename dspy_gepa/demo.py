@@ -39,9 +39,10 @@ import dspy
 
 from dspy_gepa.compact_adapter import CompactJSONAdapter
 from dspy_gepa.demo_task import build_program, load_splits, review_metric
-from dspy_gepa.local_lm import LocalExtraMissingError, LocalLMError, LocalLMServer, check_local_extra, exit_on_sigterm
+from dspy_gepa.exceptions import LocalExtraMissingError, LocalLMError
+from dspy_gepa.local_lm import LocalLMServer, check_local_extra, exit_on_sigterm
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_BUDGET", "DemoResult", "build_parser", "main_demo", "run_demo"]
 
@@ -242,18 +243,18 @@ def run_demo(
         baseline_instructions = _instructions(program)
         metric = _CountingMetric(review_metric)
         with dspy.context(lm=task, **({"adapter": adapter} if adapter else {})):
-            log.info("scoring the baseline program on %d held-out examples", len(test))
+            logger.info("scoring the baseline program on %d held-out examples", len(test))
             baseline_score = _evaluate(program, test, threads)
             optimizer = optimizer_cls(
                 metric=metric, max_metric_calls=budget, reflection_lm=reflector, num_threads=threads,
                 seed=seed, log_dir=log_dir, track_stats=True,
             )
-            log.info("optimizing with %s (budget %d metric calls)", getattr(optimizer_cls, "__name__", optimizer_cls),
+            logger.info("optimizing with %s (budget %d metric calls)", getattr(optimizer_cls, "__name__", optimizer_cls),
                      budget)
             optimize_started = time.monotonic()
             optimized = optimizer.compile(program, trainset=train, valset=val)
             optimize_s = time.monotonic() - optimize_started
-            log.info("scoring the optimized program on %d held-out examples", len(test))
+            logger.info("scoring the optimized program on %d held-out examples", len(test))
             optimized_score = _evaluate(optimized, test, threads)
 
         calls, tokens = {}, {}

