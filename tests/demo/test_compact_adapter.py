@@ -4,7 +4,7 @@ import dspy
 import pytest
 from dspy.utils.exceptions import AdapterParseError
 
-from dspy_gepa.compact_adapter import CompactJSONAdapter, output_json_schema
+from dspy_gepa.demo.compact_adapter import CompactJSONAdapter, output_json_schema
 from dspy_gepa.testing import scripted_lm
 
 

