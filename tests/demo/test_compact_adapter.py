@@ -1,3 +1,6 @@
+"""CompactJSONAdapter: the output schema it sends, its short prompts, replies it parses or refuses, and calls it
+leaves to another adapter."""
+
 from typing import Literal
 
 import dspy
