@@ -5,7 +5,9 @@
     dspy-gepa show LOG_DIR [--no-instructions]  # a short summary in the terminal
 
 Each subcommand is a ``_add_<name>(subparsers)`` function that registers its parser and sets
-``func``; add a command by writing one more and listing it in ``COMMANDS``.
+``func``; add a command by writing one more and listing it in ``COMMANDS``. A subcommand whose options
+live in a module of their own (the demo) passes ``fill=``, which imports that module only when the
+subcommand is parsed: ``report`` and ``show`` never load the demo.
 """
 
 from __future__ import annotations
@@ -13,8 +15,23 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from dspy_gepa.exceptions import GEPAError
+
+
+class _Subcommand(argparse.ArgumentParser):
+    """A subcommand's parser that ``fill`` completes (options, description, ``func``) when it first parses."""
+
+    def __init__(self, *args: Any, fill: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._fill = fill
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        fill, self._fill = self._fill, None
+        if fill is not None:
+            fill(self)
+        return super().parse_known_args(args, namespace)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -32,13 +49,17 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_demo(subparsers: argparse._SubParsersAction) -> None:
-    from dspy_gepa import demo
+def _fill_demo(parser: argparse.ArgumentParser) -> None:
+    from dspy_gepa.demo import cli as demo_cli
 
-    p = subparsers.add_parser("demo", help="run a complete GEPA optimization, offline on a local LM by default",
-                              description=demo.DESCRIPTION)
-    demo.build_parser(p)
-    p.set_defaults(func=lambda args: demo.main_demo(args=args))
+    parser.description = demo_cli.DESCRIPTION
+    demo_cli.build_parser(parser)
+    parser.set_defaults(func=lambda args: demo_cli.main_demo(args=args))
+
+
+def _add_demo(subparsers: argparse._SubParsersAction) -> None:
+    subparsers.add_parser("demo", help="run a complete GEPA optimization, offline on a local LM by default",
+                          fill=_fill_demo)
 
 
 def _add_report(subparsers: argparse._SubParsersAction) -> None:
@@ -66,7 +87,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_demo, _add_
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dspy-gepa", description="GEPA reflective prompt evolution for DSPy.")
-    subparsers = parser.add_subparsers(dest="command", title="commands", required=True)
+    subparsers = parser.add_subparsers(dest="command", title="commands", required=True, parser_class=_Subcommand)
     for add in COMMANDS:
         add(subparsers)
     return parser

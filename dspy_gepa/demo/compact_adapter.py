@@ -27,15 +27,12 @@ The schema is sent in the dialect the server understands (``schema_dialect``):
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable
 from typing import Any, Literal
 
 import dspy
 import pydantic
 from dspy.adapters.utils import format_field_value, serialize_for_json
-
-log = logging.getLogger(__name__)
 
 __all__ = ["CompactJSONAdapter", "output_json_schema"]
 

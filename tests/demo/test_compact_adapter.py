@@ -1,10 +1,13 @@
+"""CompactJSONAdapter: the output schema it sends, its short prompts, replies it parses or refuses, and calls it
+leaves to another adapter."""
+
 from typing import Literal
 
 import dspy
 import pytest
 from dspy.utils.exceptions import AdapterParseError
 
-from dspy_gepa.compact_adapter import CompactJSONAdapter, output_json_schema
+from dspy_gepa.demo.compact_adapter import CompactJSONAdapter, output_json_schema
 from dspy_gepa.testing import scripted_lm
 
 

