@@ -111,9 +111,9 @@ def test_notebook_walks_through_the_task(task):
     assert "pyproject.toml" in first_code and "sys.path.insert" in first_code  # runs from the root or notebooks/
     for needle in (
         'os.environ.get("DSPY_GEPA_SMOKE") == "1"',  # the smoke switch CI uses
-        "benchmarks.offline_lms",  # scripted LMs in smoke mode
+        "benchmarks.paper.offline_lms",  # scripted LMs in smoke mode
         "dspy.LM(TASK_LM",  # any litellm model otherwise
-        f"from benchmarks.tasks import {task} as task",
+        f"from benchmarks.paper.tasks import {task} as task",
         "load_splits(",
         "feedback_metric(example, pred, pred_name=name)",  # the feedback, shown per predictor
         "dspy.Evaluate(",

@@ -8,7 +8,7 @@ Optimizers: ``dspy`` (``dspy.GEPA``), ``dspy_gepa`` (``dspy_gepa.GEPA``, the sam
 ``val_evaluation_policy="full"``) and ``mipro`` (``dspy.MIPROv2``). ``--budget`` is GEPA's ``max_metric_calls``
 (for MIPROv2 it sets the number of trials, so its rollouts only approximate the budget: see the JSON).
 ``--offline`` replaces every LM with a scripted one (no network; the scores mean nothing). Results are printed
-and saved as JSON (default ``benchmarks/results/<task>-<optimizer>-<timestamp>.json``).
+and saved as JSON (default ``benchmarks/paper/results/<task>-<optimizer>-<timestamp>.json``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 import dspy
 
-from benchmarks.tasks import TASKS, get_task
+from benchmarks.paper.tasks import TASKS, get_task
 
 OPTIMIZERS = ("dspy_gepa", "dspy_gepa_paper", "dspy", "mipro")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--temperature", type=float, help="task LM temperature (default: the provider's)")
     p.add_argument("--max-tokens", type=int, help="task LM max_tokens (default: the provider's)")
     p.add_argument("--log-dir", help="optimizer log directory (GEPA checkpoints / MIPROv2 logs)")
-    p.add_argument("--output", help="JSON result path (default: benchmarks/results/<task>-<optimizer>-<time>.json)")
+    p.add_argument("--output", help="JSON result path (default: benchmarks/paper/results/<task>-<optimizer>-<time>.json)")
     args = p.parse_args(argv)
     if args.budget <= 0:
         p.error("--budget must be positive")
@@ -80,7 +80,7 @@ def build_lms(args: argparse.Namespace) -> dict[str, dspy.LM]:
     """``{"task", "reflection", "judge", "untrusted"}`` LMs. Judge and untrusted LMs naming the task model (or
     none) are the task LM itself; the reflection LM is the task LM unless ``--reflection-lm`` is given."""
     if args.offline:
-        from benchmarks.offline_lms import scripted_reflection_lm, scripted_task_lm  # noqa: PLC0415
+        from benchmarks.paper.offline_lms import scripted_reflection_lm, scripted_task_lm  # noqa: PLC0415
 
         task = scripted_task_lm()
         return {"task": task, "reflection": scripted_reflection_lm(), "judge": task, "untrusted": task}
@@ -221,7 +221,7 @@ def build_retriever(args: argparse.Namespace):
         if args.online_data:
             raise SystemExit("--online-data questions need --corpus wiki2017: the offline corpus lacks their documents")
         return None
-    from benchmarks.retrieval import BM25Retriever, wiki2017_corpus  # noqa: PLC0415
+    from benchmarks.paper.retrieval import BM25Retriever, wiki2017_corpus  # noqa: PLC0415
 
     return BM25Retriever(wiki2017_corpus(args.corpus_path))
 

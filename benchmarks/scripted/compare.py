@@ -12,8 +12,8 @@ Suites (see benchmarks/README.md for what each measures):
   overhead  zero-latency LMs, valset 300, 3,000 metric calls, each run in its own subprocess: time, peak RSS.
 Every suite also records metric calls used vs max_metric_calls (budget adherence).
 
-Results are merged into benchmarks/results/<suite>.json (records of the optimizers/tasks/seeds run now replace
-older ones with the same key; others are kept), then benchmarks/README.md's generated section is rewritten.
+Results are merged into benchmarks/scripted/results/<suite>.json (records of the optimizers/tasks/seeds run now
+replace older ones with the same key; others are kept), then benchmarks/README.md's generated section is rewritten.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from benchmarks import report  # noqa: E402
-from benchmarks.runner import (  # noqa: E402
+from benchmarks.scripted import report  # noqa: E402
+from benchmarks.scripted.runner import (  # noqa: E402
     OPTIMIZERS,
     current_rss_mb,
     environment,
@@ -42,9 +42,10 @@ from benchmarks.runner import (  # noqa: E402
     run_one,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results"
-README = Path(__file__).resolve().parent / "README.md"
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+RESULTS = HERE / "results"
+README = HERE.parent / "README.md"
 TASK_NAMES = ("routing", "pipeline")
 RECORD_KEY = ("task", "optimizer", "seed", "budget", "repeat")
 

@@ -80,7 +80,7 @@ def require_datasets():
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise DataUnavailableError(
             "online loading needs the Hugging Face `datasets` package and network access to the Hub; "
-            "install it (`pip install datasets`) or use offline=True for the subsets shipped in benchmarks/data"
+            "install it (`pip install datasets`) or use offline=True for the subsets shipped in benchmarks/paper/data"
         ) from exc
     return datasets
 

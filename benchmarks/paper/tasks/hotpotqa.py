@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import dspy
 
-from benchmarks.common import (
+from benchmarks.paper.common import (
     DataUnavailableError,
     Shared,
     as_prediction,
@@ -149,7 +149,7 @@ class HotpotMultiHop(dspy.Module):
     @property
     def retriever(self):
         if self._retriever.value is None:
-            from benchmarks.retrieval import offline_retriever  # noqa: PLC0415
+            from benchmarks.paper.retrieval import offline_retriever  # noqa: PLC0415
 
             self._retriever.value = offline_retriever()
         return self._retriever.value
