@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -109,11 +110,13 @@ def test_notebook_walks_through_the_task(task):
     code, text = _code(nb), _markdown(nb)
     first_code = "".join(next(c for c in nb["cells"] if c["cell_type"] == "code")["source"])
     assert "pyproject.toml" in first_code and "sys.path.insert" in first_code  # runs from the root or notebooks/
+    marker = re.search(r'\(folder / ((?:"[^"]+"(?: / )?)+)\)\.is_dir\(\)', first_code)  # how it finds the checkout
+    assert marker and (REPO.joinpath(*re.findall(r'"([^"]+)"', marker.group(1)))).is_dir()
     for needle in (
         'os.environ.get("DSPY_GEPA_SMOKE") == "1"',  # the smoke switch CI uses
-        "benchmarks.offline_lms",  # scripted LMs in smoke mode
+        "benchmarks.paper.offline_lms",  # scripted LMs in smoke mode
         "dspy.LM(TASK_LM",  # any litellm model otherwise
-        f"from benchmarks.tasks import {task} as task",
+        f"from benchmarks.paper.tasks import {task} as task",
         "load_splits(",
         "feedback_metric(example, pred, pred_name=name)",  # the feedback, shown per predictor
         "dspy.Evaluate(",

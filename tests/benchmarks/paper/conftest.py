@@ -1,6 +1,6 @@
 import pytest
 
-from benchmarks.retrieval import Passage
+from benchmarks.paper.retrieval import Passage
 
 
 class ListRetriever:

@@ -1,8 +1,8 @@
 import dspy
 import pytest
 
-from benchmarks.tasks import ifbench
-from benchmarks.tasks.ifbench_checks import SUPPORTED
+from benchmarks.paper.tasks import ifbench
+from benchmarks.paper.tasks.ifbench_checks import SUPPORTED
 from dspy_gepa.testing import scripted_lm
 
 GOLD = ifbench.example_from_row(
@@ -29,7 +29,7 @@ def test_offline_splits_hold_only_prompts_we_can_check():
 
 
 def test_online_loader_fails_clearly(monkeypatch, offline_hub):
-    from benchmarks.common import DataUnavailableError
+    from benchmarks.paper.common import DataUnavailableError
 
     monkeypatch.setitem(__import__("sys").modules, "datasets", offline_hub)
     with pytest.raises(DataUnavailableError, match="IFBench"):

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.common import DataUnavailableError
+from benchmarks.paper.common import DataUnavailableError, read_hotpotqa_rows
 
 __all__ = [
     "BM25Retriever",
@@ -119,9 +119,7 @@ class BM25Retriever:
 def hotpotqa_corpus(rows: Iterable[dict] | None = None) -> list[tuple[str, str]]:
     """``(title, text)`` for every distinct paragraph in the shipped HotpotQA subset's contexts."""
     if rows is None:
-        from benchmarks.tasks.hotpotqa import read_offline_rows  # noqa: PLC0415
-
-        rows = read_offline_rows()
+        rows = read_hotpotqa_rows()
     seen: set[tuple[str, str]] = set()
     docs: list[tuple[str, str]] = []
     for row in rows:

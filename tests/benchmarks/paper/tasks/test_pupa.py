@@ -1,7 +1,7 @@
 import dspy
 import pytest
 
-from benchmarks.tasks import pupa
+from benchmarks.paper.tasks import pupa
 from dspy_gepa.testing import scripted_lm
 
 GOLD = pupa.example_from_row(
@@ -48,7 +48,7 @@ def test_splits_are_the_papers_row_ranges():
 
 
 def test_online_loader_fails_clearly(monkeypatch, offline_hub):
-    from benchmarks.common import DataUnavailableError
+    from benchmarks.paper.common import DataUnavailableError
 
     monkeypatch.setitem(__import__("sys").modules, "datasets", offline_hub)
     with pytest.raises(DataUnavailableError, match="PUPA"):

@@ -5,7 +5,7 @@ so that it satisfies every constraint in the prompt. Score: the fraction of the 
 response follows (IFEval's "loose" instruction-level accuracy). Feedback lists the constraints met and missed,
 with what was measured.
 
-Constraints are checked by our own checkers (:mod:`benchmarks.tasks.ifbench_checks`), which cover 36 of the
+Constraints are checked by our own checkers (:mod:`benchmarks.paper.tasks.ifbench_checks`), which cover 36 of the
 57 constraint types in the IFBench test file; the offline splits hold only prompts whose constraints are all
 covered.
 """
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import dspy
 
-from benchmarks.common import (
+from benchmarks.paper.common import (
     DataUnavailableError,
     as_prediction,
     data_path,
@@ -27,7 +27,7 @@ from benchmarks.common import (
     require_datasets,
     resolve_sizes,
 )
-from benchmarks.tasks.ifbench_checks import SUPPORTED, UnsupportedConstraintError, check_loose, describe
+from benchmarks.paper.tasks.ifbench_checks import SUPPORTED, UnsupportedConstraintError, check_loose, describe
 
 __all__ = [
     "PAPER_SIZES",

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmarks.common import DATA_DIR, exact_match, normalize_answer, paper_split, pool_sizes, resolve_sizes
+from benchmarks.paper.common import DATA_DIR, exact_match, normalize_answer, paper_split, pool_sizes, resolve_sizes
 
 HASHES = {
     "hotpotqa/hotpotqa_sample_500.jsonl.gz": "ef31b471bcc8d722732aca29a97dbb391d414c647d81c56eeb4826226d8b4d2a",

@@ -7,9 +7,9 @@ import types
 import dspy
 import pytest
 
-from benchmarks import run
-from benchmarks.offline_lms import scripted_task_lm
-from benchmarks.tasks import get_task
+from benchmarks.paper import run
+from benchmarks.paper.offline_lms import scripted_task_lm
+from benchmarks.paper.tasks import get_task
 
 TINY = ["--offline", "--budget", "8", "--train-size", "3", "--val-size", "3", "--test-size", "3", "--num-threads", "1"]
 

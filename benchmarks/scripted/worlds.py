@@ -1,6 +1,6 @@
-"""Scripted DSPy tasks whose right instructions can only be learned from the metric's textual feedback.
+"""Scripted worlds: DSPy tasks whose right instructions can only be learned from the metric's textual feedback.
 
-Two tasks, each generated from a data seed:
+Two worlds (``TASKS``), each generated from a data seed:
 
 ``routing`` (one predictor)
     A support ticket mentions one product code word (hidden category, 36 of them, Zipf-skewed). The

@@ -1,7 +1,7 @@
 import json
 
-from benchmarks.compare import save_results
-from benchmarks.report import END, START, render, write_readme
+from benchmarks.scripted.compare import save_results
+from benchmarks.scripted.report import END, START, render, write_readme
 
 
 def _rec(opt, task="routing", seed=0, budget=300, test=0.5, calls=300, **kw):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import random
 import re
 import string
@@ -14,9 +15,11 @@ from typing import Any
 import dspy
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+HOTPOTQA_FILE = ("hotpotqa", "hotpotqa_sample_500.jsonl.gz")
 
 __all__ = [
     "DATA_DIR",
+    "HOTPOTQA_FILE",
     "DataUnavailableError",
     "Shared",
     "as_prediction",
@@ -30,6 +33,7 @@ __all__ = [
     "paper_split",
     "pool_sizes",
     "predictor_key",
+    "read_hotpotqa_rows",
     "require_datasets",
     "resolve_sizes",
 ]
@@ -73,6 +77,16 @@ def open_text(path: Path):
     return open(path, encoding="utf-8", newline="")
 
 
+def read_hotpotqa_rows() -> list[dict]:
+    """The 500 shipped HotpotQA rows (official dev/validation set, distractor setting), in file order.
+
+    Two readers share them: the HotpotQA task (its questions) and the offline retrieval corpus of HotpotQA and HoVer
+    (their paragraphs), which is why they are read here and not in either.
+    """
+    with open_text(data_path(*HOTPOTQA_FILE)) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def require_datasets():
     """Import Hugging Face ``datasets`` for the online loaders, or fail with an actionable message."""
     try:
@@ -80,7 +94,7 @@ def require_datasets():
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise DataUnavailableError(
             "online loading needs the Hugging Face `datasets` package and network access to the Hub; "
-            "install it (`pip install datasets`) or use offline=True for the subsets shipped in benchmarks/data"
+            "install it (`pip install datasets`) or use offline=True for the subsets shipped in benchmarks/paper/data"
         ) from exc
     return datasets
 

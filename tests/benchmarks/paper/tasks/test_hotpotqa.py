@@ -1,7 +1,7 @@
 import dspy
 import pytest
 
-from benchmarks.tasks import hotpotqa
+from benchmarks.paper.tasks import hotpotqa
 from dspy_gepa.testing import scripted_lm
 
 GOLD = dspy.Example(
@@ -28,7 +28,7 @@ def test_offline_splits_follow_the_paper_procedure():
 
 
 def test_online_loader_fails_clearly_without_datasets_or_network(monkeypatch, offline_hub):
-    from benchmarks.common import DataUnavailableError
+    from benchmarks.paper.common import DataUnavailableError
 
     monkeypatch.setitem(__import__("sys").modules, "datasets", None)  # not installed
     with pytest.raises(DataUnavailableError, match="pip install datasets"):

@@ -18,7 +18,7 @@ from typing import Any
 import dspy
 
 from benchmarks.scripted import FORWARD_CALLS, TASKS, Task
-from benchmarks.scripted.tasks import CallCounter
+from benchmarks.scripted.worlds import CallCounter
 
 
 def _dspy_gepa_optimizer(**overrides: Any) -> Callable[..., Any]:

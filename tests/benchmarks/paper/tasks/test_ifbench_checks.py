@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmarks.tasks.ifbench_checks import (
+from benchmarks.paper.tasks.ifbench_checks import (
     SUPPORTED,
     UnsupportedConstraintError,
     check,

@@ -20,4 +20,4 @@ def get_task(name: str) -> ModuleType:
     """The task module for ``name`` (one of :data:`TASKS`)."""
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}")
-    return importlib.import_module(f"benchmarks.tasks.{name}")
+    return importlib.import_module(f"benchmarks.paper.tasks.{name}")

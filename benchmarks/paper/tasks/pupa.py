@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import dspy
 
-from benchmarks.common import (
+from benchmarks.paper.common import (
     DataUnavailableError,
     Shared,
     as_prediction,

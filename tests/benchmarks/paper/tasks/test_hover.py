@@ -1,7 +1,7 @@
 import dspy
 import pytest
 
-from benchmarks.tasks import hover
+from benchmarks.paper.tasks import hover
 from dspy_gepa.testing import scripted_lm
 
 GOLD = dspy.Example(claim="A claim.", gold_titles=["A", "B", "C"]).with_inputs("claim")
@@ -36,7 +36,7 @@ def test_rows_in_either_supporting_facts_layout_give_distinct_titles():
 
 
 def test_online_loader_fails_clearly(monkeypatch, offline_hub):
-    from benchmarks.common import DataUnavailableError
+    from benchmarks.paper.common import DataUnavailableError
 
     monkeypatch.setitem(__import__("sys").modules, "datasets", offline_hub)
     with pytest.raises(DataUnavailableError, match="hover"):

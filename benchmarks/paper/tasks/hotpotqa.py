@@ -8,27 +8,24 @@ Feedback names the gold (supporting-fact) documents that retrieval found and mis
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import dspy
 
-from benchmarks.common import (
+from benchmarks.paper.common import (
     DataUnavailableError,
-    Shared,
     as_prediction,
     capped,
-    data_path,
     exact_match,
     fmt_list,
-    normalize_title,
-    open_text,
     paper_split,
     pool_sizes,
     predictor_key,
+    read_hotpotqa_rows,
     require_datasets,
     resolve_sizes,
 )
+from benchmarks.paper.tasks.multihop import MultiHopProgram, coverage, titles
 
 __all__ = [
     "PAPER_SIZES",
@@ -44,7 +41,6 @@ __all__ = [
 
 NAME = "hotpotqa"
 PAPER_SIZES = (150, 300, 300)  # train, val, test (arXiv 2507.19457; gepa-artifact benchmark code)
-OFFLINE_FILE = ("hotpotqa", "hotpotqa_sample_500.jsonl.gz")
 HF_DATASET = ("hotpot_qa", "fullwiki")  # the paper used the *train* split of this config
 PREDICTORS = ("summarize1", "create_query_hop2", "summarize2", "final_answer")
 
@@ -52,10 +48,7 @@ PREDICTORS = ("summarize1", "create_query_hop2", "summarize2", "final_answer")
 # --- data -------------------------------------------------------------------------------------------------------
 
 
-def read_offline_rows() -> list[dict]:
-    """The 500 shipped HotpotQA rows (official dev/validation set, distractor setting), in file order."""
-    with open_text(data_path(*OFFLINE_FILE)) as f:
-        return [json.loads(line) for line in f if line.strip()]
+read_offline_rows = read_hotpotqa_rows  # shared with the offline retrieval corpus, so read in common
 
 
 def example_from_row(row: dict) -> dspy.Example:
@@ -131,43 +124,26 @@ class FinalAnswer(dspy.Signature):
     answer: str = dspy.OutputField()
 
 
-class HotpotMultiHop(dspy.Module):
+class HotpotMultiHop(MultiHopProgram):
     """Two-hop retrieve-summarize-answer program (4 predictors). ``retriever(query, k)`` returns passages with
     ``.title`` and ``.formatted``; ``None`` uses the offline BM25 index over the shipped paragraphs."""
 
+    input_field = "question"
+
     def __init__(self, retriever=None, k: int = 7) -> None:
-        super().__init__()
-        if k <= 0:
-            raise ValueError(f"k must be positive, got {k}")
-        self.k = k
-        self._retriever = Shared(retriever)
-        self.summarize1 = dspy.ChainOfThought(Summarize1)
-        self.create_query_hop2 = dspy.ChainOfThought(CreateQueryHop2)
-        self.summarize2 = dspy.ChainOfThought(Summarize2)
+        super().__init__(Summarize1, CreateQueryHop2, Summarize2, retriever=retriever, k=k)
         self.final_answer = dspy.ChainOfThought(FinalAnswer)
 
-    @property
-    def retriever(self):
-        if self._retriever.value is None:
-            from benchmarks.retrieval import offline_retriever  # noqa: PLC0415
-
-            self._retriever.value = offline_retriever()
-        return self._retriever.value
-
     def forward(self, question: str) -> dspy.Prediction:
-        hop1 = self.retriever(question, self.k)
-        summary_1 = self.summarize1(question=question, passages=[p.formatted for p in hop1]).summary
-        query = self.create_query_hop2(question=question, summary_1=summary_1).query
-        hop2 = self.retriever(query, self.k)
-        summary_2 = self.summarize2(question=question, context=summary_1, passages=[p.formatted for p in hop2]).summary
-        answer = self.final_answer(question=question, summary_1=summary_1, summary_2=summary_2).answer
+        hops = self.two_hops(question)
+        answer = self.final_answer(question=question, summary_1=hops.summary_1, summary_2=hops.summary_2).answer
         return dspy.Prediction(
             answer=answer,
-            summary_1=summary_1,
-            summary_2=summary_2,
-            query_hop2=query,
-            hop1_titles=[p.title for p in hop1],
-            hop2_titles=[p.title for p in hop2],
+            summary_1=hops.summary_1,
+            summary_2=hops.summary_2,
+            query_hop2=hops.query_2,
+            hop1_titles=titles(hops.hop1),
+            hop2_titles=titles(hops.hop2),
         )
 
 
@@ -183,13 +159,6 @@ def metric(gold: dspy.Example, pred: dspy.Prediction, trace=None) -> float:
     return 1.0 if exact_match(getattr(pred, "answer", None), gold.answer) else 0.0
 
 
-def _found(gold_titles: Sequence[str], retrieved: Sequence[str] | None) -> tuple[list[str], list[str]]:
-    got = {normalize_title(t) for t in retrieved or ()}
-    found = [t for t in gold_titles if normalize_title(t) in got]
-    missed = [t for t in gold_titles if normalize_title(t) not in got]
-    return found, missed
-
-
 def feedback_metric(gold, pred, trace=None, pred_name=None, pred_trace=None) -> dspy.Prediction:
     """GEPA feedback metric: exact-match score plus text naming gold documents found and missed.
 
@@ -201,9 +170,10 @@ def feedback_metric(gold, pred, trace=None, pred_name=None, pred_trace=None) -> 
     answer = getattr(pred, "answer", None)
     hop1 = getattr(pred, "hop1_titles", None) or []
     hop2 = getattr(pred, "hop2_titles", None) or []
-    found1, missed1 = _found(gold_titles, hop1)
-    found_all, missed_all = _found(gold_titles, [*hop1, *hop2])
-    new2 = [t for t in found_all if t not in found1]
+    after1, after2 = coverage(gold_titles, [hop1, hop2])
+    found1, missed1 = after1.found, after1.missing
+    found_all, missed_all = after2.found, after2.missing
+    new2 = after2.new
     query = getattr(pred, "query_hop2", None)
 
     verdict = (

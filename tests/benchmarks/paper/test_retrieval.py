@@ -2,8 +2,8 @@ import copy
 
 import pytest
 
-from benchmarks.retrieval import BM25Retriever, _read_abstracts, hotpotqa_corpus, wiki2017_corpus
-from benchmarks.tasks import hotpotqa
+from benchmarks.paper.retrieval import BM25Retriever, _read_abstracts, hotpotqa_corpus, wiki2017_corpus
+from benchmarks.paper.tasks import hotpotqa
 
 
 def test_corpus_holds_both_gold_paragraphs_of_every_shipped_question():
@@ -16,7 +16,7 @@ def test_corpus_holds_both_gold_paragraphs_of_every_shipped_question():
 
 
 def test_bm25_finds_the_gold_paragraph_for_a_known_question(needs_bm25):
-    from benchmarks.retrieval import offline_retriever
+    from benchmarks.paper.retrieval import offline_retriever
 
     retriever = offline_retriever()
     question = "In what year was the university where Sergei Aleksandrovich Tokarev was a professor founded?"
@@ -46,7 +46,7 @@ def test_bm25_needs_documents(needs_bm25):
 def test_wiki_abstracts_reader_and_missing_file(tmp_path):
     lines = ['{"title": "A", "text": ["One.", "Two."]}', "", '{"title": "B", "text": "Three."}']
     assert _read_abstracts(lines) == [("A", "One. Two."), ("B", "Three.")]
-    from benchmarks.common import DataUnavailableError
+    from benchmarks.paper.common import DataUnavailableError
 
     with pytest.raises(DataUnavailableError, match="not found"):
         wiki2017_corpus(tmp_path / "missing.jsonl")

@@ -1,4 +1,4 @@
-from benchmarks.runner import OPTIMIZERS, environment, make_task, optimizer_available, run_one
+from benchmarks.scripted.runner import OPTIMIZERS, environment, make_task, optimizer_available, run_one
 
 
 def test_optimizer_table_has_the_comparison_slots():

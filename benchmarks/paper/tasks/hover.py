@@ -13,20 +13,19 @@ from collections.abc import Sequence
 
 import dspy
 
-from benchmarks.common import (
+from benchmarks.paper.common import (
     DataUnavailableError,
-    Shared,
     as_prediction,
     capped,
     data_path,
     fmt_list,
-    normalize_title,
     paper_split,
     pool_sizes,
     predictor_key,
     require_datasets,
     resolve_sizes,
 )
+from benchmarks.paper.tasks.multihop import MultiHopProgram, coverage, missing, titles
 
 __all__ = [
     "PAPER_SIZES",
@@ -143,43 +142,26 @@ class CreateQueryHop3(dspy.Signature):
     query: str = dspy.OutputField()
 
 
-class HoverMultiHop(dspy.Module):
+class HoverMultiHop(MultiHopProgram):
     """Three-hop retrieval program (4 predictors); returns all retrieved titles, per hop and overall."""
 
+    input_field = "claim"
+
     def __init__(self, retriever=None, k: int = 7) -> None:
-        super().__init__()
-        if k <= 0:
-            raise ValueError(f"k must be positive, got {k}")
-        self.k = k
-        self._retriever = Shared(retriever)
-        self.summarize1 = dspy.ChainOfThought(Summarize1)
-        self.create_query_hop2 = dspy.ChainOfThought(CreateQueryHop2)
-        self.summarize2 = dspy.ChainOfThought(Summarize2)
+        super().__init__(Summarize1, CreateQueryHop2, Summarize2, retriever=retriever, k=k)
         self.create_query_hop3 = dspy.ChainOfThought(CreateQueryHop3)
 
-    @property
-    def retriever(self):
-        if self._retriever.value is None:
-            from benchmarks.retrieval import offline_retriever  # noqa: PLC0415
-
-            self._retriever.value = offline_retriever()
-        return self._retriever.value
-
     def forward(self, claim: str) -> dspy.Prediction:
-        hop1 = self.retriever(claim, self.k)
-        summary_1 = self.summarize1(claim=claim, passages=[p.formatted for p in hop1]).summary
-        query_2 = self.create_query_hop2(claim=claim, summary_1=summary_1).query
-        hop2 = self.retriever(query_2, self.k)
-        summary_2 = self.summarize2(claim=claim, context=summary_1, passages=[p.formatted for p in hop2]).summary
-        query_3 = self.create_query_hop3(claim=claim, summary_1=summary_1, summary_2=summary_2).query
+        hops = self.two_hops(claim)
+        query_3 = self.create_query_hop3(claim=claim, summary_1=hops.summary_1, summary_2=hops.summary_2).query
         hop3 = self.retriever(query_3, self.k)
-        hop_titles = [[p.title for p in hop] for hop in (hop1, hop2, hop3)]
+        hop_titles = [titles(hop) for hop in (hops.hop1, hops.hop2, hop3)]
         return dspy.Prediction(
             titles=list(dict.fromkeys(t for hop in hop_titles for t in hop)),
             hop_titles=hop_titles,
-            queries=[claim, query_2, query_3],
-            summary_1=summary_1,
-            summary_2=summary_2,
+            queries=[claim, hops.query_2, query_3],
+            summary_1=hops.summary_1,
+            summary_2=hops.summary_2,
         )
 
 
@@ -190,14 +172,9 @@ def make_program(retriever=None, k: int = 7) -> HoverMultiHop:
 # --- metric and feedback ----------------------------------------------------------------------------------------
 
 
-def _missing(gold_titles: Sequence[str], retrieved) -> list[str]:
-    got = {normalize_title(t) for t in retrieved or ()}
-    return [t for t in gold_titles if normalize_title(t) not in got]
-
-
 def metric(gold: dspy.Example, pred: dspy.Prediction, trace=None) -> float:
     """1.0 when every gold title is among ``pred.titles``, else 0.0."""
-    return 0.0 if _missing(gold.gold_titles, getattr(pred, "titles", None)) else 1.0
+    return 0.0 if missing(gold.gold_titles, getattr(pred, "titles", None)) else 1.0
 
 
 def feedback_metric(gold, pred, trace=None, pred_name=None, pred_trace=None) -> dspy.Prediction:
@@ -209,15 +186,11 @@ def feedback_metric(gold, pred, trace=None, pred_name=None, pred_trace=None) -> 
     queries = list(getattr(pred, "queries", None) or [gold.claim, None, None])
     queries += [None] * (3 - len(queries))
 
-    missing_before = [gold_titles]  # missing before hop i+1
-    cumulative: list[str] = []
-    for hop in hops:
-        cumulative += hop
-        missing_before.append(_missing(gold_titles, cumulative))
+    after_hop = coverage(gold_titles, hops)
+    missing_before = [gold_titles, *(c.missing for c in after_hop)]  # missing before hop i+1
     lines = []
     for i in range(3):
-        before, after = missing_before[i], missing_before[i + 1]
-        new = [t for t in before if t not in after]
+        new, after = after_hop[i].new, after_hop[i].missing
         q = "the claim" if i == 0 else f'query "{queries[i]}"'
         lines.append(
             f"Hop {i + 1} ({q}) found {fmt_list(new) if new else 'no new gold document'}; "
