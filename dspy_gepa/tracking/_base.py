@@ -18,12 +18,10 @@ tracker logs into a different run than the one that received them the first time
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import logging
 import math
 import os
-import platform
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -35,10 +33,13 @@ from dspy_gepa._redact import SECRET_NAME as _SECRET_KEY
 from dspy_gepa._redact import redact
 from dspy_gepa._run_dir import BEST_PROGRAM, REPORT, TRACKING_STATE, write_text_atomically
 from dspy_gepa.engine import events as ev
+from dspy_gepa.engine import pareto
 from dspy_gepa.tracking._cost import CostMeter
 from dspy_gepa.tracking._options import TrackingOptions
 from dspy_gepa.tracking._recorder import RunRecords
-from dspy_gepa.tracking.report import front_counts, pareto_fronts, write_report
+from dspy_gepa.tracking._versions import versions
+from dspy_gepa.tracking.report import write_report
+from dspy_gepa.tracking.report.run_view import mean
 
 logger = logging.getLogger(__name__)
 
@@ -68,20 +69,6 @@ def safe_params(params: dict[str, Any]) -> dict[str, str | int | float | bool | 
         if isinstance(value, str):
             value = redact(value)[:500]
         out[key] = value
-    return out
-
-
-def versions() -> dict[str, str]:
-    out = {}
-    for dist, module in (("dspy", "dspy"), ("dspy-gepa", "dspy_gepa"), ("litellm", "litellm")):
-        try:
-            out[module] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            try:
-                out[module] = str(getattr(__import__(module), "__version__", "unknown"))
-            except ImportError:
-                out[module] = "not installed"
-    out["python"] = platform.python_version()
     return out
 
 
@@ -236,8 +223,8 @@ class ExperimentTracker:
             "best_val_score": self.best,
             "num_candidates": len(self.rows),
             "accepted": float(bool(getattr(outcome, "adds_candidate", False))),
-            "parent_minibatch_score": _mean(getattr(outcome, "parent_scores", None)),
-            "child_minibatch_score": _mean(getattr(outcome, "child_scores", None)),
+            "parent_minibatch_score": mean(getattr(outcome, "parent_scores", None)),
+            "child_minibatch_score": mean(getattr(outcome, "child_scores", None)),
             "new_candidate_val_score": (self.rows[event.new_candidate_idx]["val_score"]
                                         if event.new_candidate_idx in self.rows else None),
             "cost": self.cost.total,
@@ -258,7 +245,7 @@ class ExperimentTracker:
         calls = getattr(event, "total_metric_calls", self.metric_calls)
         best_idx = getattr(event, "best_idx", self.best_idx)
         rows = [self.rows[i] for i in sorted(self.rows)]
-        front = front_counts(pareto_fronts(self.val_scores))
+        front = pareto.front_counts(pareto.fronts(self.val_scores, sorted({v for s in self.val_scores.values() for v in s})))
         summary: dict[str, Any] = {
             "status": "failed" if failed else "finished",
             "total_metric_calls": calls,
@@ -295,13 +282,6 @@ class ExperimentTracker:
             except Exception as exc:
                 logger.warning("Could not build the report for %s: %s", self.backend.name, exc)
             self.backend.log_final(rows, files)
-
-
-def _mean(xs: Any) -> float | None:
-    if not xs:
-        return None
-    xs = [float(x) for x in xs if isinstance(x, int | float)]
-    return sum(xs) / len(xs) if xs else None
 
 
 def table_columns(components: list[str]) -> list[str]:
