@@ -196,7 +196,7 @@ class ExperimentTracker:
         calls = getattr(event, "total_metric_calls", self.metric_calls)
         best_idx = getattr(event, "best_idx", self.best_idx)
         rows = [self.rows[i] for i in sorted(self.rows)]
-        front = pareto.front_counts(pareto.fronts(self.val_scores, sorted({v for s in self.val_scores.values() for v in s})))
+        front = pareto.front_counts(pareto.fronts(self.val_scores))
         summary: dict[str, Any] = {
             "status": "failed" if failed else "finished",
             "total_metric_calls": calls,
