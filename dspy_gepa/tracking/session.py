@@ -10,7 +10,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from dspy_gepa._redact import scrub_saved_program
 from dspy_gepa.engine import events as ev
 from dspy_gepa.exceptions import TrackingError
 from dspy_gepa.tracking._options import TrackingOptions, require
@@ -114,19 +113,13 @@ def attach(bus: ev.EventBus, optimizer: Any, *, adapter: Any = None) -> Tracking
     """Subscribe the progress bar, report writer and trackers ``optimizer`` asks for to ``bus``.
 
     ``optimizer`` is a :class:`dspy_gepa.GEPA` (its ``tracking_options``, ``log_dir`` and
-    ``get_params()`` are read); ``adapter`` builds programs from candidates for the best-program artifact.
+    ``get_params()`` are read); ``adapter.save_program`` writes the best-program artifact.
     """
     options = getattr(optimizer, "tracking_options", None) or TrackingOptions()
     for name in ("wandb", "mlflow"):
         if getattr(options, f"use_{name}"):
             require(name, check_only=True)
-    save_program = None
-    if adapter is not None:
-        def save_program(candidate: dict[str, str], path: Path) -> None:
-            adapter.build_program(candidate).save(str(path))
-            scrub_saved_program(path)
-
-    session = TrackingSession(options, log_dir=getattr(optimizer, "log_dir", None),
-                              params=optimizer.get_params(), save_program=save_program)
+    session = TrackingSession(options, log_dir=getattr(optimizer, "log_dir", None), params=optimizer.get_params(),
+                              save_program=adapter.save_program if adapter is not None else None)
     session.subscribe(bus)
     return session
