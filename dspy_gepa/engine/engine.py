@@ -177,7 +177,8 @@ class Engine:
         plan_text = budget_plan(cfg.max_metric_calls, len(self.valset), min(cfg.minibatch_size, len(self.trainset)))
         logger.info(plan_text)
         self.bus.emit(ev.RunStarted(
-            config={**cfg.fingerprint(), "num_threads": cfg.num_threads, "max_metric_calls": cfg.max_metric_calls},
+            config={**cfg.fingerprint(), "num_threads": cfg.num_threads, "max_metric_calls": cfg.max_metric_calls,
+                    "max_cost": cfg.max_cost},
             seed_candidate=dict(self.seed_candidate), train_size=len(self.trainset), val_size=len(self.valset),
             max_metric_calls=cfg.max_metric_calls, plan=plan_text, resumed=resumed))
         # Spending recorded outside proposals (pre-flight checks), this session's and earlier sessions'.
