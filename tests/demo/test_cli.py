@@ -28,13 +28,13 @@ def test_budget_must_be_positive(capsys):
 def test_cli_demo_subcommand_parses_every_option():
     args = build_parser().parse_args(
         ["demo", "--lm", "openai/gpt-4.1-mini", "--reflection-lm", "ollama_chat/qwen3:8b", "--budget", "7",
-         "--seed", "3", "--log-dir", "runs/x", "--json"]
+         "--seed", "3", "--log-dir", "runs/x", "--json", "--proposer", "default"]
     )
-    assert (args.lm, args.reflection_lm, args.budget, args.seed, args.log_dir, args.json) == (
-        "openai/gpt-4.1-mini", "ollama_chat/qwen3:8b", 7, 3, "runs/x", True)
+    assert (args.lm, args.reflection_lm, args.budget, args.seed, args.log_dir, args.json, args.proposer) == (
+        "openai/gpt-4.1-mini", "ollama_chat/qwen3:8b", 7, 3, "runs/x", True, "default")
     defaults = build_parser().parse_args(["demo"])
-    assert (defaults.lm, defaults.reflection_lm, defaults.budget, defaults.json) == (None, None, DEFAULT_BUDGET,
-                                                                                    False)
+    assert (defaults.lm, defaults.reflection_lm, defaults.budget, defaults.json, defaults.proposer) == (
+        None, None, DEFAULT_BUDGET, False, None)
 
 
 @pytest.mark.slow
