@@ -80,7 +80,7 @@ class DspyAdapter:
         self.prices = dict(prices or {})
         self.require_prices = require_prices
         self.component_names = [name for name, _ in student.named_predictors()]
-        self._programs: dict[tuple, tuple[dspy.Module, dict[int, str]]] = {}
+        self._programs: dict[tuple, dspy.Module] = {}
         self._cache_size = program_cache_size
         self._lock = threading.Lock()
 
@@ -104,7 +104,7 @@ class DspyAdapter:
                 predictor.signature = predictor.signature.with_instructions(candidate[name])
         return program
 
-    def _program(self, candidate: Mapping[str, str]) -> tuple[dspy.Module, dict[int, str]]:
+    def _program(self, candidate: Mapping[str, str]) -> dspy.Module:
         """Built programs are cached per candidate; DSPy programs may be called from several threads.
 
         Looked up on every rollout, so without a lock or a digest: the key is the candidate's items
@@ -115,9 +115,8 @@ class DspyAdapter:
             return hit
         program = self.build_program(candidate)
         watch_parse_failures(program)
-        names = {id(p): name for name, p in program.named_predictors()}
         with self._lock:
-            hit = self._programs.setdefault(key, (program, names))
+            hit = self._programs.setdefault(key, program)
             while len(self._programs) > self._cache_size:
                 self._programs.pop(next(iter(self._programs)))
         return hit
@@ -125,13 +124,13 @@ class DspyAdapter:
     # ---------------------------------------------------------------- evaluation
 
     def evaluate(self, batch: list[dspy.Example], candidate: Candidate, capture_traces: bool = False) -> EvaluationBatch:
-        program, names = self._program(candidate)
+        program = self._program(candidate)
         threads = min(len(batch), self.num_threads or dspy.settings.num_threads or 1)
         if threads <= 1:
-            rows = [self._run_one(program, names, ex, capture_traces) for ex in batch]
+            rows = [self._run_one(program, ex, capture_traces) for ex in batch]
         else:
             with ThreadPoolExecutor(threads, thread_name_prefix="dspy-gepa-eval") as pool:
-                futures = [pool.submit(copy_context().run, self._run_one, program, names, ex, capture_traces)
+                futures = [pool.submit(copy_context().run, self._run_one, program, ex, capture_traces)
                            for ex in batch]
                 rows = [f.result() for f in futures]
         return EvaluationBatch(
@@ -140,11 +139,11 @@ class DspyAdapter:
             feedbacks=[r[3] for r in rows], errors=[r[4] for r in rows], usages=[r[5] for r in rows],
         )
 
-    def _run_one(self, program: dspy.Module, names: dict[int, str], example: dspy.Example, capture: bool
+    def _run_one(self, program: dspy.Module, example: dspy.Example, capture: bool
                  ) -> tuple[Any, float, Trajectory | None, str | None, str | None, dict | None]:
         error = None
         with record_lm_calls() as calls:
-            prediction, entries, exc = run_with_trace(program, names, example)
+            prediction, entries, exc = run_with_trace(program, example)
             program_calls = len(calls.history)  # the program's calls come first; the metric's (a judge) after
             if exc is not None:
                 secrets = self.secrets()
@@ -191,7 +190,7 @@ class DspyAdapter:
 
     def _reflective_dataset(self, candidate: Candidate, eval_batch: EvaluationBatch, components_to_update: list[str]
                             ) -> dict[str, list[dict[str, Any]]]:
-        program, _ = self._program(candidate)
+        program = self._program(candidate)
         predictors = dict(program.named_predictors())
         trajectories: list[Trajectory] = list(eval_batch.trajectories or [])
         dataset: dict[str, list[dict[str, Any]]] = {}
