@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import dspy
+
 from dspy_gepa.engine import AUTO_CANDIDATES, VAL_POLICIES, auto_budget
 from dspy_gepa.engine.config import (
     CANDIDATE_SELECTION,
@@ -51,6 +53,13 @@ def check_keywords(*, auto: Any, max_full_evals: Any, max_metric_calls: Any, ref
         raise ConfigurationError(
             "GEPA needs a reflection LM or a custom instruction_proposer. A strong model pays off, e.g. "
             "reflection_lm=dspy.LM('openai/gpt-4.1', temperature=1.0, max_tokens=32000).")
+    if isinstance(reflection_lm, str):
+        raise ConfigurationError(
+            f"reflection_lm must be a dspy.LM, not the string {reflection_lm!r}: pass "
+            f"reflection_lm=dspy.LM({reflection_lm!r}, temperature=1.0, max_tokens=32000) (dspy.GEPA cannot use "
+            "a string either: every reflection would fail).")
+    if reflection_lm is not None and not isinstance(reflection_lm, dspy.BaseLM):
+        raise ConfigurationError(f"reflection_lm must be a dspy.LM (a dspy.BaseLM), not {type(reflection_lm).__name__}.")
     if track_best_outputs and not track_stats:
         raise ConfigurationError("track_best_outputs=True requires track_stats=True.")
     check_choice("candidate_selection_strategy", candidate_selection_strategy, CANDIDATE_SELECTION)

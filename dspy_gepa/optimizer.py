@@ -21,6 +21,7 @@ from dspy_gepa.engine import (
     Engine,
     EngineConfig,
     EventBus,
+    auto_budget,
     default_concurrency,
     preview,
     read_journal,
@@ -183,7 +184,43 @@ class GEPA(Teleprompter):
     # ------------------------------------------------------------------ parameters
 
     def get_params(self) -> dict[str, Any]:
-        """The configuration as plain scalars: safe to log (no LM objects, no API keys)."""
+        """The configuration as ``dspy.GEPA.get_params()`` gives it: its keys, holding the objects passed
+        (the metric, the LMs, proposers, selectors, ``gepa_kwargs``), then dspy-gepa's own options.
+        ``max_metric_calls`` holds the resolved budget once ``compile`` has run. What trackers log is
+        :meth:`logged_params` (scalars, no credentials)."""
+        return {
+            "metric_fn": self.metric_fn,
+            "auto": self.auto,
+            "max_full_evals": self.max_full_evals,
+            "max_metric_calls": self.max_metric_calls,
+            "reflection_minibatch_size": self.reflection_minibatch_size,
+            "candidate_selection_strategy": self.candidate_selection_strategy,
+            "reflection_lm": self.reflection_lm,
+            "skip_perfect_score": self.skip_perfect_score,
+            "add_format_failure_as_feedback": self.add_format_failure_as_feedback,
+            "use_merge": self.use_merge,
+            "max_merge_invocations": self.max_merge_invocations,
+            "num_threads": self.num_threads,
+            "failure_score": self.failure_score,
+            "perfect_score": self.perfect_score,
+            "log_dir": self.log_dir,
+            "track_stats": self.track_stats,
+            "use_wandb": self.use_wandb,
+            "wandb_api_key": self.wandb_api_key,
+            "wandb_init_kwargs": self.wandb_init_kwargs,
+            "warn_on_score_mismatch": self.warn_on_score_mismatch,
+            "use_mlflow": self.use_mlflow,
+            "track_best_outputs": self.track_best_outputs,
+            "seed": self.seed,
+            "custom_instruction_proposer": self.custom_instruction_proposer,
+            "custom_code_proposer": self.custom_code_proposer,
+            "component_selector": self.component_selector,
+            "gepa_kwargs": self.gepa_kwargs,
+            **self._own_params(),
+        }
+
+    def logged_params(self) -> dict[str, Any]:
+        """The configuration as plain scalars, safe to log (no LM objects, no API keys): what trackers record."""
         selector = self.component_selector
         proposer = self.custom_instruction_proposer
         return {
@@ -192,12 +229,12 @@ class GEPA(Teleprompter):
             "max_full_evals": self.max_full_evals,
             "max_metric_calls": self.max_metric_calls,
             "reflection_minibatch_size": self.reflection_minibatch_size,
-            "candidate_selection_strategy": self.candidate_selection_strategy,
+            "candidate_selection_strategy": _name_of(self.candidate_selection_strategy),
             "reflection_lm": getattr(self.reflection_lm, "model", None) if self.reflection_lm is not None else None,
             "skip_perfect_score": self.skip_perfect_score,
             "add_format_failure_as_feedback": self.add_format_failure_as_feedback,
             "instruction_proposer": type(proposer).__name__ if proposer is not None else None,
-            "component_selector": selector if isinstance(selector, str) else metric_name(selector),
+            "component_selector": _name_of(selector),
             "use_merge": self.use_merge,
             "max_merge_invocations": self.max_merge_invocations,
             "num_threads": self.num_threads,
@@ -210,13 +247,27 @@ class GEPA(Teleprompter):
             "warn_on_score_mismatch": self.warn_on_score_mismatch,
             "use_mlflow": self.use_mlflow,
             "seed": self.seed,
+            **{k: v for k, v in self._own_params().items() if k not in ("lm_prices",)},
+        }
+
+    def _own_params(self) -> dict[str, Any]:
+        return {
             "max_concurrent_proposals": self.max_concurrent_proposals,
             "val_evaluation_policy": self.val_evaluation_policy,
             "max_consecutive_failures": self.max_consecutive_failures,
             "max_reflective_records": self.reflection_limits.max_records,
             "max_reflective_chars": self.reflection_limits.max_chars,
+            "max_cost": self.max_cost,
+            "lm_prices": self.lm_prices,
+            "require_prices": self.require_prices,
+            "preflight": self.preflight,
             **self.tracking_options.params(),
         }
+
+    def auto_budget(self, num_preds: int, num_candidates: int, valset_size: int, minibatch_size: int = 35,
+                    full_eval_steps: int = 5) -> int:
+        """Metric calls an ``auto`` preset buys, as ``dspy.GEPA.auto_budget`` computes them (same arguments)."""
+        return auto_budget(num_preds, num_candidates, valset_size, minibatch_size, full_eval_steps)
 
     # ------------------------------------------------------------------ compile
 
@@ -228,10 +279,13 @@ class GEPA(Teleprompter):
 
     def compile(self, student: dspy.Module, *, trainset: list[dspy.Example], teacher: dspy.Module | None = None,
                 valset: list[dspy.Example] | None = None) -> dspy.Module:
-        """Optimize the instructions of ``student``'s predictors; return a new program."""
+        """Optimize the instructions of ``student``'s predictors; return a new program. Afterwards
+        ``max_metric_calls`` holds the budget the run was given (resolved from ``auto`` or
+        ``max_full_evals`` when those were set), as with dspy.GEPA."""
         if teacher is not None:
             raise ConfigurationError("GEPA does not use a teacher program; call compile(..., teacher=None).")
         program, predictors, trainset, valset, budget = self._prepare(student, trainset, valset, warn=True)
+        self.max_metric_calls = budget
         seed_candidate = {name: p.signature.instructions for name, p in predictors}
 
         seed = self._resolve_seed()
@@ -365,6 +419,11 @@ class _BestProgramSaver:
             scrub_saved_program(tmp)  # DSPy keeps an LM's headers (Authorization) in the saved state
 
         write_atomically(self.path, save)
+
+
+def _name_of(value: Any) -> Any:
+    """A keyword's value as a loggable scalar: strings as they are, objects by their name."""
+    return value if value is None or isinstance(value, str) else metric_name(value)
 
 
 def _as_list(value: Any) -> list:

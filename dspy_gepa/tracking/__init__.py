@@ -147,7 +147,7 @@ def attach(bus: ev.EventBus, optimizer: Any, *, adapter: Any = None) -> Tracking
     """Subscribe the progress bar, report writer and trackers ``optimizer`` asks for to ``bus``.
 
     ``optimizer`` is a :class:`dspy_gepa.GEPA` (its ``tracking_options``, ``log_dir`` and
-    ``get_params()`` are read); ``adapter`` builds programs from candidates for the best-program artifact.
+    ``logged_params()`` are read); ``adapter`` builds programs from candidates for the best-program artifact.
     """
     options = getattr(optimizer, "tracking_options", None) or TrackingOptions()
     for name in ("wandb", "mlflow"):
@@ -160,6 +160,6 @@ def attach(bus: ev.EventBus, optimizer: Any, *, adapter: Any = None) -> Tracking
             scrub_saved_program(path)
 
     session = TrackingSession(options, log_dir=getattr(optimizer, "log_dir", None),
-                              params=optimizer.get_params(), save_program=save_program)
+                              params=optimizer.logged_params(), save_program=save_program)
     session.subscribe(bus)
     return session

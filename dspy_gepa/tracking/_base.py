@@ -3,7 +3,7 @@ events into calls on a :class:`Backend` (W&B, MLflow).
 
 Logged, every key under the key prefix (``gepa/`` by default):
 
-* config, once: the optimizer's ``get_params()`` (scalars only, no keys), the resolved seed and
+* config, once: the optimizer's ``logged_params()`` (scalars only, no keys), the resolved seed and
   budget, data sizes, component names, and the versions of dspy, dspy_gepa, litellm and Python;
 * per committed proposal, at step = metric calls committed so far: ``best_val_score``,
   ``num_candidates``, ``iteration``, ``accepted``, ``parent_minibatch_score``/``child_minibatch_score``
