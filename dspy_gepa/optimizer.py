@@ -13,7 +13,7 @@ from dspy.teleprompt.teleprompt import Teleprompter
 
 from dspy_gepa import _options
 from dspy_gepa._redact import scrub_saved_program
-from dspy_gepa._run_dir import BEST_PROGRAM, JOURNAL, remove_stale_temp_files, write_atomically
+from dspy_gepa._run_dir import BEST_PROGRAM, JOURNAL, STOP_FILE, remove_stale_temp_files, write_atomically
 from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits, inputs
 from dspy_gepa.dspy_adapter.feedback import check_metric_signature, metric_name
 from dspy_gepa.engine import (
@@ -312,7 +312,8 @@ class GEPA(Teleprompter):
             keep_val_outputs=self.track_best_outputs,
             max_consecutive_failures=self.max_consecutive_failures,
             max_cost=self.max_cost,
-            stop_callbacks=_as_list(self.gepa_kwargs.get("stop_callbacks")),
+            stop_callbacks=[*_as_list(self.gepa_kwargs.get("stop_callbacks")),
+                            *([StopFile(Path(self.log_dir) / STOP_FILE)] if self.log_dir is not None else [])],
         )
         bus = EventBus()
         if self.log_dir is not None:
@@ -419,6 +420,17 @@ class _BestProgramSaver:
             scrub_saved_program(tmp)  # DSPy keeps an LM's headers (Authorization) in the saved state
 
         write_atomically(self.path, save)
+
+
+class StopFile:
+    """Stops the search when ``path`` exists (``log_dir/gepa.stop``, as dspy.GEPA does)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.__name__ = f"stop file {path}"
+
+    def __call__(self, state: Any) -> bool:
+        return self.path.exists()
 
 
 def _name_of(value: Any) -> Any:

@@ -19,7 +19,7 @@ from dspy_gepa.engine.config import EngineConfig
 from dspy_gepa.engine.ledger import Ledger, reflective_worst_case
 from dspy_gepa.engine.merge import MergeBook, plan_merge
 from dspy_gepa.engine.proposals import Plan
-from dspy_gepa.engine.state import State, StateView
+from dspy_gepa.engine.state import State
 from dspy_gepa.engine.strategies import (
     CANDIDATE_SELECTORS,
     COMPONENT_SELECTORS,
@@ -27,6 +27,7 @@ from dspy_gepa.engine.strategies import (
     call_custom_selector,
 )
 from dspy_gepa.engine.types import Rollout, RolloutKey
+from dspy_gepa.engine.view import StateView
 
 
 class Planner:
@@ -45,6 +46,8 @@ class Planner:
         self.rng = random.Random(config.seed)
         self.sampler = EpochShuffledSampler(list(range(train_size)), config.minibatch_size,
                                             random.Random(config.seed + 1))
+        #: Search iterations planned so far (gepa's ``state.i + 1``): merge attempts and reflective proposals.
+        self.iterations = 0
         size = config.screen_size(len(val_ids))
         self.screen = sorted(random.Random(config.seed + 2).sample(val_ids, size)) if size < len(val_ids) else []
 
@@ -73,15 +76,20 @@ class Planner:
         if idle >= limit:
             return (f"converged: the last {idle} proposals found every minibatch example already perfect, or "
                     "proposed no new text")
-        view = StateView(self.state, next_seq)
+        view = self.view(self.iterations - 1)
         for callback in self.config.stop_callbacks:
             if callback(view):
                 return f"stop condition {getattr(callback, '__name__', type(callback).__name__)} was met"
         return ""
 
+    def view(self, iteration: int) -> StateView:
+        """The state as user objects see it, at search iteration ``iteration`` (gepa's ``state.i``)."""
+        return StateView(self.state, iteration, self.ledger.committed)
+
     def plan(self, seq: int) -> Plan:
         """The next proposal of the search: a merge when one is due and possible, else a reflective one."""
         state, cfg = self.state, self.config
+        self.iterations += 1
         merge = self._plan_merge(seq)
         if merge is not None:
             return merge
@@ -93,7 +101,8 @@ class Planner:
             state.advance_round_robin(parent)
         parent_hash = state.hashes[parent]
         uncached = sum(1 for i in set(minibatch) if RolloutKey(parent_hash, "train", i) not in self.ledger.committed_at)
-        return Plan(seq=seq, kind="reflective", parent_ids=[parent], candidate=dict(state.candidates[parent]),
+        return Plan(seq=seq, kind="reflective", iteration=self.iterations - 1, parent_ids=[parent],
+                    candidate=dict(state.candidates[parent]),
                     minibatch=minibatch, components=components,
                     parent_val_scores=[dict(state.val_scores[parent])], **self._validation_snapshot(),
                     reservation=reflective_worst_case(uncached, len(set(minibatch)), self._validation_size()))
@@ -109,7 +118,8 @@ class Planner:
             return None
         book.due -= 1
         book.attempts += 1
-        return Plan(seq=seq, kind="merge", parent_ids=list(merge.parents), candidate=merge.candidate,
+        return Plan(seq=seq, kind="merge", iteration=self.iterations - 1, parent_ids=list(merge.parents),
+                    candidate=merge.candidate,
                     parent_val_scores=[dict(state.val_scores[p]) for p in merge.parents],
                     **self._validation_snapshot(), reservation=self._validation_size(), merge=merge)
 
@@ -131,8 +141,8 @@ class Planner:
 
     def custom_components(self, plan: Plan, trajectories: Sequence[Any], rollouts: Sequence[Rollout]) -> list[str]:
         """The components a user's component selector picks for ``plan``, given the parent's rollouts."""
-        return call_custom_selector(self.config.component_selector, self.state, plan.seq, list(trajectories),
-                                    [r.score for r in rollouts], plan.parent_ids[0])
+        return call_custom_selector(self.config.component_selector, self.state, self.view(plan.iteration),
+                                    list(trajectories), [r.score for r in rollouts], plan.parent_ids[0])
 
     def _validation_size(self) -> int:
         return len(self.screen or self.val_ids)

@@ -61,6 +61,7 @@ class Plan:
     reservation: int = 0
     cost_estimate: float = 0.0
     merge: Any = None
+    iteration: int = 0  # the search iteration it belongs to (gepa's state.i)
 
 
 ProposalGen = Generator[Evaluate | Reflect, Any, ProposalOutcome]

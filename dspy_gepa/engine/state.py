@@ -102,43 +102,10 @@ class State:
                 stack.extend(self.parents[p])
         return seen
 
+    def front_mapping(self) -> dict[object, set[int]]:
+        """The fronts parent selection and merge read: per validation example."""
+        return self.fronts()
+
     def pareto_candidates(self) -> dict[int, int]:
         """The candidates parents are drawn from, with their sampling weights (:func:`pareto.prune_dominated`)."""
-        return pareto.prune_dominated(self.fronts(), self.common_means())
-
-
-class StateView:
-    """Read-only view handed to user callables (custom component selectors). Besides our own names it
-    offers the attribute names ``gepa``'s state uses, so selectors written for ``dspy.GEPA`` keep working."""
-
-    def __init__(self, state: State, iteration: int):
-        self._state = state
-        self.i = iteration
-
-    @property
-    def program_candidates(self) -> list[Candidate]:
-        return [dict(c) for c in self._state.candidates]
-
-    candidates = program_candidates
-
-    @property
-    def list_of_named_predictors(self) -> list[str]:
-        return list(self._state.component_names)
-
-    component_names = list_of_named_predictors
-
-    @property
-    def parent_program_for_candidate(self) -> list[list[int | None]]:
-        return [list(p) if p else [None] for p in self._state.parents]
-
-    @property
-    def prog_candidate_val_subscores(self) -> list[dict[int, float]]:
-        return [dict(s) for s in self._state.val_scores]
-
-    @property
-    def program_full_scores_val_set(self) -> list[float]:
-        return self._state.means()
-
-    @property
-    def per_program_tracked_scores(self) -> list[float]:
-        return self._state.means()
+        return pareto.prune_dominated(self.front_mapping(), self.common_means())

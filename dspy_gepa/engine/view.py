@@ -1,0 +1,90 @@
+"""The state as user objects see it: :class:`StateView`, with the attribute names of ``gepa``'s
+``GEPAState`` (and ours), so stop conditions, component and candidate selectors, batch samplers and
+callbacks written for ``dspy.GEPA`` read what they expect.
+
+``i`` follows gepa's count: -1 before the first search iteration, then the index of the iteration being
+planned (a merge attempt, or one reflective proposal or one group of them). ``total_num_evals`` counts the
+metric calls of committed work, so what a stop condition sees does not depend on thread timing. The view
+is read-only except for the round-robin cursor gepa's own round-robin selector advances.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dspy_gepa.engine import pareto
+from dspy_gepa.engine.state import State
+from dspy_gepa.engine.types import Candidate
+
+
+class StateView:
+    def __init__(self, state: State, iteration: int, metric_calls: int = 0):
+        self._state = state
+        self.i = iteration
+        self.total_num_evals = metric_calls
+
+    @property
+    def program_candidates(self) -> list[Candidate]:
+        return [dict(c) for c in self._state.candidates]
+
+    candidates = program_candidates
+
+    @property
+    def list_of_named_predictors(self) -> list[str]:
+        return list(self._state.component_names)
+
+    component_names = list_of_named_predictors
+
+    @property
+    def named_predictor_id_to_update_next_for_program_candidate(self) -> list[int]:
+        """Each candidate's next component in the round robin (the live list: gepa's selector advances it)."""
+        return self._state.round_robin_next
+
+    @property
+    def parent_program_for_candidate(self) -> list[list[int | None]]:
+        return [list(p) if p else [None] for p in self._state.parents]
+
+    @property
+    def prog_candidate_val_subscores(self) -> list[dict[int, float]]:
+        return [dict(s) for s in self._state.val_scores]
+
+    @property
+    def program_full_scores_val_set(self) -> list[float]:
+        return self._state.means()
+
+    per_program_tracked_scores = program_full_scores_val_set
+
+    @property
+    def num_full_ds_evals(self) -> int:
+        return self._state.num_full_val_evals
+
+    @property
+    def num_metric_calls_by_discovery(self) -> list[int]:
+        return list(self._state.discovered_at)
+
+    @property
+    def pareto_front_valset(self) -> dict[int, float]:
+        return pareto.best_per_example(self._state.val_scores, self._state.val_ids)
+
+    @property
+    def program_at_pareto_front_valset(self) -> dict[int, set[int]]:
+        return pareto.fronts(self._state.val_scores, self._state.val_ids)
+
+    def get_pareto_front_mapping(self) -> dict[Any, set[int]]:
+        """The fronts parent selection reads (per validation example, or per the run's ``frontier_type``)."""
+        return self._state.front_mapping()
+
+    def get_program_average_val_subset(self, program_idx: int) -> tuple[float, int]:
+        scores = self._state.val_scores[program_idx]
+        return (sum(scores.values()) / len(scores), len(scores)) if scores else (float("-inf"), 0)
+
+    @property
+    def valset_evaluations(self) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = {}
+        for idx, scores in enumerate(self._state.val_scores):
+            for vid in scores:
+                out.setdefault(vid, []).append(idx)
+        return out
+
+    def is_consistent(self) -> bool:
+        return True
