@@ -125,13 +125,16 @@ class Planner:
 
     def plan_final(self, seq: int) -> Plan | None:
         """The best screened candidate not yet validated on every example, if it might beat the best
-        validated one (compared on the screen, where both have scores)."""
+        validated one (compared on the screen, where both have scores). With ``track_best_outputs``
+        (``keep_val_outputs``) every screened candidate is, best first, while the budget allows: its
+        outputs on every example may be the best ones there."""
         state = self.state
         if not self.screen:
             return None
         on_screen = {i: sum(state.val_scores[i][v] for v in self.screen) for i in range(len(state.candidates))}
         best_full = state.best_idx()
-        pending = [i for i in on_screen if not state.is_full(i) and on_screen[i] >= on_screen[best_full]]
+        pending = [i for i in on_screen if not state.is_full(i)
+                   and (self.config.keep_val_outputs or on_screen[i] >= on_screen[best_full])]
         if not pending:
             return None
         idx = max(pending, key=lambda i: (on_screen[i], -i))
