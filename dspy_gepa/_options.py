@@ -13,6 +13,7 @@ from typing import Any
 import dspy
 
 from dspy_gepa.engine import AUTO_CANDIDATES, VAL_POLICIES, auto_budget
+from dspy_gepa.engine.callbacks import check_callbacks
 from dspy_gepa.engine.config import (
     CANDIDATE_SELECTION,
     COMPONENT_SELECTION,
@@ -26,7 +27,8 @@ from dspy_gepa.tracking import GEPA_KWARGS_KEYS as TRACKING_GEPA_KWARGS
 logger = logging.getLogger(__name__)
 
 #: gepa_kwargs keys dspy.GEPA forwards to the gepa package that dspy-gepa uses.
-GEPA_KWARGS_SUPPORTED = {"stop_callbacks", "batch_sampler", "val_evaluation_policy", *TRACKING_GEPA_KWARGS}
+GEPA_KWARGS_SUPPORTED = {"stop_callbacks", "batch_sampler", "val_evaluation_policy", "callbacks",
+                         *TRACKING_GEPA_KWARGS}
 #: gepa_kwargs keys accepted with no effect, and why.
 GEPA_KWARGS_IGNORED = {"use_cloudpickle": "the journal is JSON; nothing is pickled",
                        "merge_val_overlap_floor": "candidates are always validated on the whole valset"}
@@ -81,6 +83,10 @@ def check_gepa_kwargs(kw: dict[str, Any]) -> None:
     if unknown:
         raise ConfigurationError(f"gepa_kwargs {unknown} are not supported by dspy-gepa. Supported: "
                                  f"{sorted(GEPA_KWARGS_SUPPORTED | set(GEPA_KWARGS_IGNORED))}.")
+    try:
+        check_callbacks(as_list(kw.get("callbacks")))
+    except TypeError as exc:
+        raise ConfigurationError(f"gepa_kwargs['callbacks']: {exc}") from None
     if kw.get("batch_sampler", "epoch_shuffled") != "epoch_shuffled":
         raise ConfigurationError("gepa_kwargs['batch_sampler'] must be 'epoch_shuffled' (the only sampler).")
     for key, why in GEPA_KWARGS_IGNORED.items():
@@ -125,3 +131,10 @@ def resolve_budget(*, auto: str | None, max_full_evals: int | None, max_metric_c
     if max_full_evals is not None:
         return max_full_evals * (train_size + (val_size or 0))
     return max_metric_calls
+
+
+def as_list(value: Any) -> list:
+    """A ``gepa_kwargs`` value that may be one object or several, as a list."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]

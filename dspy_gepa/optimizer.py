@@ -27,6 +27,7 @@ from dspy_gepa.engine import (
     read_journal,
 )
 from dspy_gepa.engine import events as ev
+from dspy_gepa.engine.callbacks import GepaCallbacks
 from dspy_gepa.engine.usage import combine, known_cost
 from dspy_gepa.exceptions import ConfigurationError
 from dspy_gepa.lms import lms_to_check, run_preflight
@@ -312,7 +313,7 @@ class GEPA(Teleprompter):
             keep_val_outputs=self.track_best_outputs,
             max_consecutive_failures=self.max_consecutive_failures,
             max_cost=self.max_cost,
-            stop_callbacks=[*_as_list(self.gepa_kwargs.get("stop_callbacks")),
+            stop_callbacks=[*_options.as_list(self.gepa_kwargs.get("stop_callbacks")),
                             *([StopFile(Path(self.log_dir) / STOP_FILE)] if self.log_dir is not None else [])],
         )
         bus = EventBus()
@@ -327,6 +328,10 @@ class GEPA(Teleprompter):
                                            "task_lms": inputs.task_lms(predictors)},
                         preflight=lambda: run_preflight(lms_to_check(predictors, self.reflection_lm), self.preflight,
                                                         self.lm_prices, self.require_prices))
+        callbacks = _options.as_list(self.gepa_kwargs.get("callbacks"))
+        if callbacks:
+            bus.subscribe(GepaCallbacks(callbacks, engine.state, engine.planner.view, trainset, len(valset),
+                                        self.log_dir))
         result = engine.run()
         state = result.state
         best = state.best_idx()
@@ -436,9 +441,3 @@ class StopFile:
 def _name_of(value: Any) -> Any:
     """A keyword's value as a loggable scalar: strings as they are, objects by their name."""
     return value if value is None or isinstance(value, str) else metric_name(value)
-
-
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]

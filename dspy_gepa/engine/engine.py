@@ -280,6 +280,7 @@ class Engine:
         self.ledger.reserve(plan)
         self.bus.emit(ev.ProposalStarted(seq=plan.seq, kind=plan.kind, parent_ids=plan.parent_ids,
                                          minibatch=plan.minibatch, components=plan.components,
+                                         iteration=plan.iteration,
                                          replayed=plan.seq in self.rollouts.journal.commits))
         self._ready.append((run, None))
 

@@ -43,6 +43,7 @@ class ReflectionResult:
     new_texts: dict[str, str] | None
     error: str | None = None
     usage: dict[str, Any] | None = None
+    dataset: dict[str, list[dict[str, Any]]] | None = None  # the reflective dataset (not journaled)
 
 
 @dataclass

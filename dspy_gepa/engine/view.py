@@ -10,6 +10,7 @@ is read-only except for the round-robin cursor gepa's own round-robin selector a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from dspy_gepa.engine import pareto
@@ -88,3 +89,20 @@ class StateView:
 
     def is_consistent(self) -> bool:
         return True
+
+
+class DataView:
+    """A dataset as gepa's ``DataLoader`` protocol presents it (``all_ids``, ``fetch``, ``len``): what
+    gepa's samplers and callbacks are handed as the training set. Ids are positions."""
+
+    def __init__(self, examples: Sequence[Any]):
+        self._examples = examples
+
+    def all_ids(self) -> list[int]:
+        return list(range(len(self._examples)))
+
+    def fetch(self, ids: Sequence[int]) -> list[Any]:
+        return [self._examples[i] for i in ids]
+
+    def __len__(self) -> int:
+        return len(self._examples)
