@@ -89,7 +89,7 @@ class GEPA(Teleprompter):
         auto: Literal["light", "medium", "heavy"] | None = None,
         max_full_evals: int | None = None,
         max_metric_calls: int | None = None,
-        reflection_minibatch_size: int = 3,
+        reflection_minibatch_size: int | None = 3,
         candidate_selection_strategy: Literal["pareto", "current_best"] = "pareto",
         reflection_lm: dspy.BaseLM | None = None,
         skip_perfect_score: bool = True,
@@ -139,7 +139,7 @@ class GEPA(Teleprompter):
             reflection_minibatch_size=reflection_minibatch_size, num_threads=num_threads,
             max_concurrent_proposals=max_concurrent_proposals, max_cost=max_cost)
         self.gepa_kwargs = dict(gepa_kwargs or {})
-        _options.check_gepa_kwargs(self.gepa_kwargs)
+        _options.check_gepa_kwargs(self.gepa_kwargs, reflection_minibatch_size)
 
         self.metric_fn = metric
         self.auto = auto
@@ -272,6 +272,11 @@ class GEPA(Teleprompter):
 
     # ------------------------------------------------------------------ compile
 
+    @property
+    def _minibatch_size(self) -> int:
+        """Examples per minibatch: ``reflection_minibatch_size``, or 3 (gepa's default) when it is None."""
+        return self.reflection_minibatch_size or 3
+
     def resolve_budget(self, num_components: int, train_size: int, val_size: int | None) -> int:
         """Metric calls the run may spend, resolved like dspy.GEPA does from auto / max_full_evals."""
         return _options.resolve_budget(auto=self.auto, max_full_evals=self.max_full_evals,
@@ -298,7 +303,7 @@ class GEPA(Teleprompter):
             reflection_limits=self.reflection_limits, prices=self.lm_prices, require_prices=self.require_prices)
         config = EngineConfig(
             max_metric_calls=budget,
-            minibatch_size=self.reflection_minibatch_size,
+            minibatch_size=self._minibatch_size,
             candidate_selection=self.candidate_selection_strategy,
             component_selector=self.component_selector,
             skip_perfect_score=self.skip_perfect_score,
@@ -308,13 +313,18 @@ class GEPA(Teleprompter):
             seed=seed,
             num_threads=threads,
             max_concurrent_proposals=self.max_concurrent_proposals or default_concurrency(
-                threads, self.reflection_minibatch_size),
+                threads, self._minibatch_size),
             val_policy=self.val_evaluation_policy,
             keep_val_outputs=self.track_best_outputs,
             max_consecutive_failures=self.max_consecutive_failures,
             max_cost=self.max_cost,
             stop_callbacks=[*_options.as_list(self.gepa_kwargs.get("stop_callbacks")),
                             *([StopFile(Path(self.log_dir) / STOP_FILE)] if self.log_dir is not None else [])],
+            acceptance=self.gepa_kwargs.get("acceptance_criterion"),
+            sampling=self.gepa_kwargs.get("sampling_strategy"),
+            selection=self.gepa_kwargs.get("selection_strategy"),
+            batch_sampler=None if self.gepa_kwargs.get("batch_sampler", "epoch_shuffled") == "epoch_shuffled"
+            else self.gepa_kwargs["batch_sampler"],
         )
         bus = EventBus()
         if self.log_dir is not None:
@@ -392,7 +402,7 @@ class GEPA(Teleprompter):
             total = known_cost(combine(batch.usages or []))
             costs = {"cost_per_rollout": total / len(batch.scores) if total is not None else None,
                      "cost_source": f"{len(batch.scores)} probe rollouts"}
-        return preview(budget, len(trainset), len(valset), self.reflection_minibatch_size, screen,
+        return preview(budget, len(trainset), len(valset), self._minibatch_size, screen,
                        max_cost=self.max_cost, **costs)
 
     def _resolve_seed(self) -> int:

@@ -239,3 +239,18 @@ def test_concurrent_proposals_give_the_same_result_for_any_thread_count():
         return r.candidate_texts, r.parents, r.val_subscores, r.total_metric_calls
 
     assert go(1) == go(4) == go(16)
+
+
+def test_sampled_groups_give_the_same_result_for_any_thread_count():
+    from gepa.strategies.proposal_sampling import PxNSampling
+    from gepa.strategies.proposal_selection import BestImprovement
+
+    train, val = split()
+
+    def go(n):
+        r = GEPA(metric=metric, max_metric_calls=200, reflection_lm=reflection_lm(), track_stats=True, num_threads=n,
+                 seed=5, gepa_kwargs={"sampling_strategy": PxNSampling(2, 2), "selection_strategy": BestImprovement()}
+                 ).compile(TwoStep(), trainset=train, valset=val).detailed_results
+        return r.candidate_texts, r.parents, r.val_subscores, r.total_metric_calls, [p["status"] for p in r.proposals]
+
+    assert go(1) == go(8)

@@ -4,8 +4,8 @@ as a subscriber to the engine's events.
 gepa calls ``on_iteration_start``, ``on_candidate_selected``, ``on_evaluation_end``, ... in the order its
 sequential loop reaches them. Here proposals may run concurrently, so :class:`GepaCallbacks` collects what
 each proposal did (its plan, rollouts and reflection) and replays it to the callbacks, in gepa's order and
-with gepa's event dictionaries, when the proposal commits: the callbacks see one whole iteration at a time,
-in commit order, whatever ran at once. Each callback method is optional; one that raises is logged and the
+with gepa's event dictionaries, when the proposal commits: the callbacks see one whole iteration at a time
+(one proposal, or the group a sampling strategy planned together), in commit order, whatever ran at once. Each callback method is optional; one that raises is logged and the
 run goes on. Commits replayed from a journal are not reported again (gepa does not report a resumed run's
 past iterations either).
 """
@@ -56,6 +56,7 @@ class GepaCallbacks:
         self.validated: dict[int, ev.CandidateValidated] = {}
         self.rollouts: dict[RolloutKey, Rollout] = {}
         self.front: set[int] = set()
+        self.open: tuple[int, bool] | None = None  # the iteration being reported, and whether it added a candidate
         self.used = 0
         self.last_iteration = 0
 
@@ -92,6 +93,7 @@ class GepaCallbacks:
         elif isinstance(event, ev.ProposalCommitted):
             self._committed(event)
         elif isinstance(event, ev.RunFinished):
+            self._end_iteration()
             self.notify("on_optimization_end", {"best_candidate_idx": event.best_idx,
                                                 "total_iterations": self.last_iteration,
                                                 "total_metric_calls": event.total_metric_calls,
@@ -108,6 +110,8 @@ class GepaCallbacks:
         added = self.added.pop(event.seq, None)
         if event.replayed or started is None:
             return
+        if event.kind in ("seed", "final"):
+            self._end_iteration()
         if event.kind == "seed":
             if added is not None:
                 self.front = self._front()
@@ -120,16 +124,28 @@ class GepaCallbacks:
                                        self.state.best_idx() == idx, self.validated.pop(idx).val_scores)
             return
         iteration = started.iteration + 1
-        self.last_iteration = max(self.last_iteration, iteration)
-        view = self.view(started.iteration)
-        if self.run_dir is not None:
-            self.notify("on_state_saved", {"iteration": iteration, "run_dir": self.run_dir})
-        self.notify("on_iteration_start", {"iteration": iteration, "state": view, "trainset_loader": self.trainset})
+        if self.open is not None and self.open[0] != iteration:
+            self._end_iteration()
+        if self.open is None:
+            self.last_iteration = max(self.last_iteration, iteration)
+            if self.run_dir is not None:
+                self.notify("on_state_saved", {"iteration": iteration, "run_dir": self.run_dir})
+            self.notify("on_iteration_start", {"iteration": iteration, "state": self.view(started.iteration),
+                                               "trainset_loader": self.trainset})
+            self.open = (iteration, False)
         if event.kind == "merge":
             accepted = self._merge(iteration, event, added)
         else:
             accepted = self._reflective(iteration, started, event, reflection, added)
-        self.notify("on_iteration_end", {"iteration": iteration, "state": view, "proposal_accepted": accepted})
+        self.open = (iteration, self.open[1] or accepted)
+
+    def _end_iteration(self) -> None:
+        """The iteration being reported is over (its proposals, one or a sampled group, have all committed)."""
+        if self.open is not None:
+            iteration, accepted = self.open
+            self.open = None
+            self.notify("on_iteration_end", {"iteration": iteration, "state": self.view(iteration - 1),
+                                             "proposal_accepted": accepted})
 
     def _reflective(self, iteration: int, started: ev.ProposalStarted, event: ev.ProposalCommitted,
                     reflection: ev.ReflectionFinished | None, added: ev.CandidateAdded | None) -> bool:

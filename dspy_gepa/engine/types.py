@@ -41,6 +41,7 @@ class Rollout:
     trajectory: Any = None
     error: str | None = None
     usage: dict[str, Any] | None = None
+    objectives: dict[str, float] | None = None  # multi-objective scores, when the metric gives them
 
 
 @dataclass
