@@ -17,6 +17,7 @@ from dspy_gepa.engine.callbacks import check_callbacks
 from dspy_gepa.engine.config import (
     CANDIDATE_SELECTION,
     COMPONENT_SELECTION,
+    FRONTIER_TYPES,
     check_choice,
     check_positive_int,
     check_positive_number,
@@ -117,6 +118,9 @@ def check_gepa_kwargs(kw: dict[str, Any], reflection_minibatch_size: Any = None)
         if reflection_minibatch_size is not None:
             raise ConfigurationError("gepa_kwargs['batch_sampler'] decides the minibatches, so set "
                                      "reflection_minibatch_size=None (as dspy.GEPA requires).")
+    if kw.get("frontier_type", "instance") not in FRONTIER_TYPES:
+        raise ConfigurationError(f"gepa_kwargs['frontier_type'] must be one of {', '.join(map(repr, FRONTIER_TYPES))}, "
+                                 f"not {kw['frontier_type']!r}.")
     for key, method in (("sampling_strategy", "sample_tasks"), ("selection_strategy", "select")):
         if kw.get(key) is not None and not callable(getattr(kw[key], method, None)):
             raise ConfigurationError(f"gepa_kwargs[{key!r}] must be an object with a {method}(...) method (gepa's "

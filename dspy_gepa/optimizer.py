@@ -320,6 +320,7 @@ class GEPA(Teleprompter):
             max_cost=self.max_cost,
             stop_callbacks=[*_options.as_list(self.gepa_kwargs.get("stop_callbacks")),
                             *([StopFile(Path(self.log_dir) / STOP_FILE)] if self.log_dir is not None else [])],
+            frontier_type=self.gepa_kwargs.get("frontier_type", "instance"),
             acceptance=self.gepa_kwargs.get("acceptance_criterion"),
             sampling=self.gepa_kwargs.get("sampling_strategy"),
             selection=self.gepa_kwargs.get("selection_strategy"),

@@ -94,6 +94,8 @@ class DspyGEPAResult:
 
         val_subscores = [dict(state.val_scores[i]) for i in full]
         fronts = pareto.fronts(val_subscores, state.val_ids)
+        objective_means = [state.objective_means()[i] for i in full]
+        objectives = sorted({n for m in objective_means for n in m})
         best_outputs = None
         if track_best_outputs:
             best_outputs = {vid: [(i, result.val_output(full[i], vid)) for i in sorted(members)]
@@ -114,6 +116,10 @@ class DspyGEPAResult:
             num_full_val_evals=state.num_full_val_evals,
             log_dir=log_dir,
             seed=seed,
+            val_aggregate_subscores=objective_means if objectives else None,
+            per_objective_best_candidates=pareto.fronts(objective_means, objectives) if objectives else None,
+            objective_pareto_front={n: max(m[n] for m in objective_means if n in m) for n in objectives}
+            if objectives else None,
             screened_candidates=screened,
             pool_index=full,
             candidate_texts=[dict(state.candidates[i]) for i in full],

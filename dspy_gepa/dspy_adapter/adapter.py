@@ -15,7 +15,7 @@ import dspy
 
 from dspy_gepa._redact import lm_secrets, redact
 from dspy_gepa.dspy_adapter import codec
-from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback
+from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback, score_rollout
 from dspy_gepa.dspy_adapter.reflective import (
     ReflectionLimits,
     build_record,
@@ -24,7 +24,7 @@ from dspy_gepa.dspy_adapter.reflective import (
     select_entries,
 )
 from dspy_gepa.dspy_adapter.trace import TraceEntry, Trajectory, run_with_trace, watch_parse_failures
-from dspy_gepa.engine.types import Candidate, EvaluationBatch
+from dspy_gepa.engine.types import Candidate, EvaluationBatch, Rollout
 from dspy_gepa.engine.usage import merge
 from dspy_gepa.lms import CallRecorder, Prices, raise_if_infrastructure, record_lm_calls
 from dspy_gepa.proposers import InstructionProposer
@@ -133,15 +133,10 @@ class DspyAdapter:
                 futures = [pool.submit(copy_context().run, self._run_one, program, ex, capture_traces)
                            for ex in batch]
                 rows = [f.result() for f in futures]
-        return EvaluationBatch(
-            outputs=[r[0] for r in rows], scores=[r[1] for r in rows],
-            trajectories=[r[2] for r in rows] if capture_traces else None,
-            feedbacks=[r[3] for r in rows], errors=[r[4] for r in rows], usages=[r[5] for r in rows],
-        )
+        return EvaluationBatch.from_rollouts(rows)
 
-    def _run_one(self, program: dspy.Module, example: dspy.Example, capture: bool
-                 ) -> tuple[Any, float, Trajectory | None, str | None, str | None, dict | None]:
-        error = None
+    def _run_one(self, program: dspy.Module, example: dspy.Example, capture: bool) -> Rollout:
+        error, objectives = None, None
         with record_lm_calls() as calls:
             prediction, entries, exc = run_with_trace(program, example)
             program_calls = len(calls.history)  # the program's calls come first; the metric's (a judge) after
@@ -151,12 +146,13 @@ class DspyAdapter:
                 error = redact(f"{type(exc).__name__}: {exc}", secrets)  # journaled, shown to reflection
                 score, feedback = self.failure_score, None
             else:
-                score, feedback = call_metric(self.metric, example, prediction, None, None, None,
-                                              context=f"for example {_short(example)}")
+                score, feedback, objectives = score_rollout(self.metric, example, prediction,
+                                                            context=f"for example {_short(example)}")
         trajectory = Trajectory(prediction, entries, error, score, feedback, example) if capture else None
         usage = {"task": self._priced(CallRecorder(calls.history[:program_calls])),
                  "judge": self._priced(CallRecorder(calls.history[program_calls:]))}
-        return prediction, score, trajectory, feedback, error, {k: v for k, v in usage.items() if v}
+        return Rollout(score=score, output=prediction, feedback=feedback, trajectory=trajectory, error=error,
+                       usage={k: v for k, v in usage.items() if v}, objectives=objectives)
 
     def _priced(self, calls: CallRecorder) -> dict[str, Any]:
         return calls.usage(self.prices, require_prices=self.require_prices)

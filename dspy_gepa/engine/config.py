@@ -19,6 +19,8 @@ from dspy_gepa.exceptions import ConfigurationError
 VAL_POLICIES = ("full", "staged")
 CANDIDATE_SELECTION = ("pareto", "current_best", "epsilon_greedy", "top_k_pareto")
 COMPONENT_SELECTION = ("round_robin", "all")
+#: What Pareto fronts are kept over (gepa's ``frontier_type``; see ``State.front_mapping``).
+FRONTIER_TYPES = ("instance", "objective", "hybrid", "cartesian")
 
 
 def check_positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
@@ -89,6 +91,7 @@ class EngineConfig:
     screen_min: int = 10
     stop_callbacks: Sequence[Callable[..., bool]] = ()
     #: gepa-style strategy objects (``gepa_kwargs``); None: the built-in behaviour (see ``strategies``).
+    frontier_type: str = "instance"
     acceptance: Any = None
     sampling: Any = None
     selection: Any = None
@@ -102,6 +105,7 @@ class EngineConfig:
                      "merge_subsample_size"):
             check_positive_int(name, getattr(self, name))
         check_choice("val_evaluation_policy", self.val_policy, VAL_POLICIES)
+        check_choice("frontier_type", self.frontier_type, FRONTIER_TYPES)
         if not 0 < self.screen_fraction <= 1:
             raise ConfigurationError(f"screen_fraction must be in (0, 1], not {self.screen_fraction!r}.")
         check_positive_number("max_cost", self.max_cost, " of US dollars")
@@ -114,6 +118,7 @@ class EngineConfig:
             "component_selector": describe(self.component_selector),
             **{name: describe(getattr(self, name)) for name in ("acceptance", "sampling", "selection", "batch_sampler")
                if getattr(self, name) is not None},
+            **({"frontier_type": self.frontier_type} if self.frontier_type != "instance" else {}),
             "skip_perfect_score": self.skip_perfect_score,
             "perfect_score": self.perfect_score,
             "use_merge": self.use_merge,

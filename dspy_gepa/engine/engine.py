@@ -109,7 +109,8 @@ class Engine:
         self.preflight = preflight
 
         self.val_ids = list(range(len(self.valset)))
-        self.state = State(component_names=list(self.seed_candidate), val_ids=self.val_ids)
+        self.state = State(component_names=list(self.seed_candidate), val_ids=self.val_ids,
+                           frontier_type=config.frontier_type)
         self.ledger = Ledger(config.max_metric_calls, config.max_cost,
                              final_reserve(len(self.val_ids), config.screen_size(len(self.val_ids))))
         self.merge_book = MergeBook()

@@ -100,6 +100,7 @@ class CandidateAdded(Event):
     seq: int
     kind: str
     is_best: bool
+    objective_scores: dict[str, float] | None = None  # mean per objective over its validation examples
 
 
 @dataclass
@@ -109,6 +110,7 @@ class CandidateValidated(Event):
     idx: int
     val_scores: dict[int, float]
     val_mean: float
+    objective_scores: dict[str, float] | None = None
 
 
 @dataclass

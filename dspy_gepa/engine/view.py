@@ -71,6 +71,24 @@ class StateView:
     def program_at_pareto_front_valset(self) -> dict[int, set[int]]:
         return pareto.fronts(self._state.val_scores, self._state.val_ids)
 
+    @property
+    def frontier_type(self) -> str:
+        return self._state.frontier_type
+
+    @property
+    def prog_candidate_objective_scores(self) -> list[dict[str, float]]:
+        return self._state.objective_means()
+
+    @property
+    def objective_pareto_front(self) -> dict[str, float]:
+        means = self._state.objective_means()
+        return {n: max(m[n] for m in means if n in m) for n in sorted({n for m in means for n in m})}
+
+    @property
+    def program_at_pareto_front_objectives(self) -> dict[str, set[int]]:
+        means = self._state.objective_means()
+        return pareto.fronts(means, sorted({n for m in means for n in m}))
+
     def get_pareto_front_mapping(self) -> dict[Any, set[int]]:
         """The fronts parent selection reads (per validation example, or per the run's ``frontier_type``)."""
         return self._state.front_mapping()

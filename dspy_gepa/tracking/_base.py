@@ -208,7 +208,7 @@ class ExperimentTracker:
         if isinstance(event, ev.CandidateAdded):
             row = {"idx": event.idx, "parents": list(event.parent_ids), "kind": event.kind,
                    "val_score": event.val_mean, "discovered_at": event.discovered_at, "proposal": event.seq,
-                   "instructions": dict(event.candidate)}
+                   "instructions": dict(event.candidate), "objectives": dict(event.objective_scores or {})}
             self.rows[event.idx] = row
             self.val_scores[event.idx] = dict(event.val_scores)
             if not self._skip(event):
@@ -216,6 +216,7 @@ class ExperimentTracker:
         elif isinstance(event, ev.CandidateValidated):
             if event.idx in self.rows:
                 self.rows[event.idx]["val_score"] = event.val_mean
+                self.rows[event.idx]["objectives"] = dict(event.objective_scores or {})
             self.val_scores[event.idx] = dict(event.val_scores)
         elif isinstance(event, ev.BestChanged):
             self.best, self.best_idx = event.val_mean, event.idx
@@ -242,6 +243,9 @@ class ExperimentTracker:
                                         if event.new_candidate_idx in self.rows else None),
             "cost": self.cost.total,
         }
+        if event.new_candidate_idx in self.rows:  # multi-objective scores of the new candidate, one metric each
+            for name, value in self.rows[event.new_candidate_idx].get("objectives", {}).items():
+                metrics[f"new_candidate_objective/{name}"] = value
         return {self.backend.key(k): float(v) for k, v in metrics.items()
                 if v is not None and math.isfinite(float(v))}
 
@@ -268,6 +272,8 @@ class ExperimentTracker:
         if best_idx is not None and best_idx in self.rows:
             summary["best_idx"] = best_idx
             summary["best_val_score"] = self.rows[best_idx]["val_score"]
+            for name, value in self.rows[best_idx].get("objectives", {}).items():
+                summary[f"best_objective/{name}"] = value
             for name, text in self.rows[best_idx]["instructions"].items():
                 summary[f"best_instructions/{name}"] = text
         if 0 in self.rows:

@@ -47,6 +47,7 @@ class CandidateView:
     discovered_at: int
     val_scores: dict[int, float]
     cost_at: float | None = None
+    objectives: dict[str, float] = field(default_factory=dict)  # mean per objective (multi-objective metrics)
 
 
 @dataclass
@@ -140,6 +141,12 @@ def _sortable(x: float) -> float:
     return -math.inf if math.isnan(x) else x
 
 
+def _objectives(record: dict[str, Any]) -> dict[str, float]:
+    """A candidate record's objective means (absent for single-objective metrics)."""
+    raw = record.get("objectives")
+    return {str(k): _float(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
 def _float(value: Any) -> float:
     try:
         return float(value)
@@ -191,7 +198,7 @@ def build_run(records: Iterable[dict[str, Any]], source: str = "") -> RunView:
                 parents=[int(p) for p in record.get("parents") or [] if p is not None],
                 seq=int(record.get("seq", -1)), kind=str(record.get("kind", "")),
                 val_mean=_float(record.get("val_mean")), discovered_at=int(record.get("discovered_at") or 0),
-                val_scores=scores, cost_at=meter.total)
+                val_scores=scores, cost_at=meter.total, objectives=_objectives(record))
         elif kind == "validated":
             try:
                 view = candidates[int(record["idx"])]
@@ -199,6 +206,7 @@ def build_run(records: Iterable[dict[str, Any]], source: str = "") -> RunView:
                 continue
             view.val_scores = {int(k): _float(v) for k, v in (record.get("val_scores") or {}).items()}
             view.val_mean = _float(record.get("val_mean"))
+            view.objectives = _objectives(record) or view.objectives
         elif kind == "commit":
             commits[int(record.get("seq", len(commits)))] = record
         elif kind == "run_finished":
@@ -564,7 +572,8 @@ def _candidate_html(run: RunView, c: CandidateView, best: int | None, front: dic
     if c.idx in front:
         tags += f'<span class="tag front">Pareto front: best on {front[c.idx]}</span>'
     parents = " + ".join(f'<a href="#cand-{p}">#{p}</a>' for p in c.parents) or "none (seed)"
-    facts = (f'<p class="muted">validation {_score(c.val_mean)} · parents {parents} · found at '
+    objectives = "".join(f" · {_e(name)} {_score(value)}" for name, value in sorted(c.objectives.items()))
+    facts = (f'<p class="muted">validation {_score(c.val_mean)}{objectives} · parents {parents} · found at '
              f"{c.discovered_at:,} metric calls" + (f" · cost so far {_e(_cost(c.cost_at))}" if c.cost_at is not None
                                                     else "") + f" · proposal {c.seq}</p>")
     commit = run.commit_for(c.seq)
@@ -680,6 +689,8 @@ def render_text(run: RunView, *, instructions: bool = True, width: int = 100) ->
     improvement = f", {best.val_mean - seed.val_mean:+.3f} over the seed" if seed and best.idx != seed.idx else ""
     lines.append(f"Best: #{best.idx}, validation {_score(best.val_mean)}{improvement}"
                  + (f" (seed {_score(seed.val_mean)})" if seed else ""))
+    if best.objectives:
+        lines.append("Objectives of the best: " + ", ".join(f"{k} {_score(v)}" for k, v in sorted(best.objectives.items())))
     budget = f" of {run.max_metric_calls:,}" if run.max_metric_calls else ""
     accepted = sum(1 for c in run.commits if c.get("status") in ("accepted", "merge_accepted"))
     proposals = sum(1 for c in run.commits if c.get("kind") in ("reflective", "merge"))
