@@ -16,6 +16,7 @@ from dspy_gepa._redact import scrub_saved_program
 from dspy_gepa._run_dir import BEST_PROGRAM, JOURNAL, STOP_FILE, remove_stale_temp_files, write_atomically
 from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits, inputs
 from dspy_gepa.dspy_adapter.feedback import check_metric_signature, metric_name
+from dspy_gepa.dspy_adapter.flex import flex_parts
 from dspy_gepa.engine import (
     BudgetPreview,
     Engine,
@@ -292,14 +293,15 @@ class GEPA(Teleprompter):
             raise ConfigurationError("GEPA does not use a teacher program; call compile(..., teacher=None).")
         program, predictors, trainset, valset, budget = self._prepare(student, trainset, valset, warn=True)
         self.max_metric_calls = budget
-        seed_candidate = {name: p.signature.instructions for name, p in predictors}
+        seed_candidate = _components(program)
 
         seed = self._resolve_seed()
         threads = self.num_threads or dspy.settings.num_threads or 1
         adapter = DspyAdapter(
             program, self.metric_fn, failure_score=self.failure_score, num_threads=self.num_threads,
             add_format_failure_as_feedback=self.add_format_failure_as_feedback, reflection_lm=self.reflection_lm,
-            instruction_proposer=self.custom_instruction_proposer, warn_on_score_mismatch=self.warn_on_score_mismatch,
+            instruction_proposer=self.custom_instruction_proposer, code_proposer=self.custom_code_proposer,
+            warn_on_score_mismatch=self.warn_on_score_mismatch,
             reflection_limits=self.reflection_limits, prices=self.lm_prices, require_prices=self.require_prices)
         config = EngineConfig(
             max_metric_calls=budget,
@@ -368,12 +370,12 @@ class GEPA(Teleprompter):
             given_val_size = len(valset)
         program = inputs.copy_program(student)
         predictors = program.named_predictors()
-        if not predictors:
-            raise ConfigurationError(f"{type(student).__name__} has no dspy.Predict modules, so GEPA has no "
-                                     "instructions to optimize.")
-        inputs.refuse_flex(program)
-        inputs.check_lms(predictors)
-        budget = self.resolve_budget(len(predictors), len(trainset), given_val_size)
+        code_parts = list(flex_parts(program).items())
+        if not predictors and not code_parts:
+            raise ConfigurationError(f"{type(student).__name__} has no dspy.Predict modules (nor dspy.Flex parts), so "
+                                     "GEPA has nothing to optimize.")
+        inputs.check_lms(predictors + code_parts)
+        budget = self.resolve_budget(len(predictors) + len(code_parts), len(trainset), given_val_size)
         logger.info("Running GEPA for up to %d metric calls (about %.2f full evaluations of train+val).",
                     budget, budget / (len(trainset) + (given_val_size or 0)))
         return program, predictors, trainset, valset, budget
@@ -399,7 +401,7 @@ class GEPA(Teleprompter):
         elif probe > 0:
             adapter = DspyAdapter(program, self.metric_fn, failure_score=self.failure_score,
                                   num_threads=self.num_threads, prices=self.lm_prices)
-            batch = adapter.evaluate(trainset[:probe], {name: p.signature.instructions for name, p in predictors})
+            batch = adapter.evaluate(trainset[:probe], _components(program))
             total = known_cost(combine(batch.usages or []))
             costs = {"cost_per_rollout": total / len(batch.scores) if total is not None else None,
                      "cost_source": f"{len(batch.scores)} probe rollouts"}
@@ -436,6 +438,12 @@ class _BestProgramSaver:
             scrub_saved_program(tmp)  # DSPy keeps an LM's headers (Authorization) in the saved state
 
         write_atomically(self.path, save)
+
+
+def _components(program: dspy.Module) -> dict[str, str]:
+    """What GEPA optimizes in ``program``: each predictor's instruction, and each ``dspy.Flex`` part's source."""
+    return {**{name: p.signature.instructions for name, p in program.named_predictors()},
+            **{path: part.module_src for path, part in flex_parts(program).items()}}
 
 
 class StopFile:

@@ -111,9 +111,10 @@ def component_of(predictor: Any) -> str | None:
 
 
 def run_with_trace(program: dspy.Module, example: dspy.Example
-                   ) -> tuple[dspy.Prediction | None, list[TraceEntry], BaseException | None]:
+                   ) -> tuple[dspy.Prediction | None, list[TraceEntry], BaseException | None, list[Any]]:
     """Run ``program`` on ``example``; return its prediction (None if it raised), the trace entries of
-    the program's own predictors in call order, and the exception it raised, if any."""
+    the program's own predictors in call order, the exception it raised, if any, and DSPy's whole trace
+    (every predictor call, ``(predictor, inputs, prediction)``)."""
     failures: list[TraceEntry] = []
     token = _failures.set(failures)
     prediction, error = None, None
@@ -129,4 +130,4 @@ def run_with_trace(program: dspy.Module, example: dspy.Example
     entries = [TraceEntry(name, dict(inputs), outputs) for p, inputs, outputs in raw_trace
                if (name := component_of(p)) is not None]
     entries.extend(failures)
-    return prediction, entries, error
+    return prediction, entries, error, raw_trace

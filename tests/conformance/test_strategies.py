@@ -48,7 +48,7 @@ class Events:
         self.accepted[event["iteration"]].append(event["new_candidate_idx"])
 
 
-def run(which, budget=200, student=None, **gepa_kwargs):
+def run(which, budget=120, student=None, **gepa_kwargs):
     events = Events()
     kwargs = {k: gepa_kwargs.pop(k) for k in ("reflection_minibatch_size", "candidate_selection_strategy")
               if k in gepa_kwargs}
@@ -106,9 +106,8 @@ def test_acceptance_criteria():
         events, r = run(which, acceptance_criterion=accept, budget=120)
         assert accept.seen and all(n == 3 for _, _, n, _, _ in accept.seen), which
         assert len(r.candidates) - 1 == sum(len(v) for v in events.accepted.values()) >= len(accept.seen) - 1, which
-        for name in ("improvement_or_equal", ImprovementOrEqualAcceptance()):
-            _, r = run(which, acceptance_criterion=name)
-            assert len(r.candidates) >= 2, which
+        _, r = run(which, acceptance_criterion="improvement_or_equal" if which == "ours" else ImprovementOrEqualAcceptance())
+        assert len(r.candidates) >= 2, which
 
 
 def test_a_batch_sampler_with_reflection_minibatch_size_none():
