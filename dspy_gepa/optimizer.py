@@ -55,8 +55,10 @@ class GEPA(Teleprompter):
       is not a score raises, and ``max_consecutive_failures`` unusable reflections in a row raise instead
       of returning the seed as if it were optimized;
     * ``max_merge_invocations`` counts merge attempts (each costs rollouts), not only accepted merges;
-    * ``code_proposer`` is accepted and not used: programs with ``dspy.Flex`` submodules (whose code it would
-      evolve) are refused.
+    * ``reflection_lm`` must be a ``dspy.LM`` (a string is refused before anything is spent).
+
+    ``dspy.Flex`` submodules are optimized as code (``code_proposer``, or the built-in one); ``gepa_kwargs``
+    takes gepa's strategy, stopper and callback objects (README, "Compatibility with dspy.GEPA").
 
     New options (beyond dspy.GEPA's):
         val_evaluation_policy: "staged" (default) scores children on a random quarter of the valset during
