@@ -93,12 +93,12 @@ def make_data(n_train=12, n_val=8, n_cats=6, seed=0):
     return train, val
 
 
-def run(adapter=None, budget=120, log_dir=None, components=("a",), **cfg):
-    """Run the engine on ``make_data()`` from the seed ``Solve <component>.``; returns (result, adapter, the
-    events it emitted)."""
+def run(adapter=None, budget=120, log_dir=None, components=("a",), seed_candidate=None, **cfg):
+    """Run the engine on ``make_data()`` from ``seed_candidate`` (default: ``Solve <component>.``); returns
+    (result, adapter, the events it emitted)."""
     adapter = adapter or FakeAdapter(components)
     train, val = make_data()
-    seed = {c: f"Solve {c}." for c in components}
+    seed = seed_candidate or {c: f"Solve {c}." for c in components}
     bus = EventBus()
     seen = []
     bus.subscribe(seen.append)
