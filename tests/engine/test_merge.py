@@ -23,16 +23,22 @@ def test_merge_combines_two_lineages():
             assert len(s.parents[e.new_candidate_idx]) == 2
 
 
+def lineage(*rows):
+    """A state of candidates given as (texts, parent indices, validation scores); the first is the seed."""
+    state = State(component_names=list(rows[0][0]), val_ids=sorted({v for _, _, scores in rows for v in scores}))
+    for i, (texts, parents, scores) in enumerate(rows):
+        state.add(texts, parents, scores, i, i, "reflective" if parents else "seed")
+    return state
+
+
 # ---------------------------------------------------------------- combine
 
 
 def three_way(i_scores, j_scores):
     """Ancestor 0; 1 changed a and c; 2 changed b and c (differently)."""
-    state = State(component_names=["a", "b", "c"], val_ids=[0, 1])
-    state.add({"a": "A0", "b": "B0", "c": "C0"}, [], {0: 0.0, 1: 0.0}, 0, 0, "seed")
-    state.add({"a": "A1", "b": "B0", "c": "C1"}, [0], i_scores, 1, 1, "reflective")
-    state.add({"a": "A0", "b": "B2", "c": "C2"}, [0], j_scores, 2, 2, "reflective")
-    return state
+    return lineage(({"a": "A0", "b": "B0", "c": "C0"}, [], {0: 0.0, 1: 0.0}),
+                   ({"a": "A1", "b": "B0", "c": "C1"}, [0], i_scores),
+                   ({"a": "A0", "b": "B2", "c": "C2"}, [0], j_scores))
 
 
 def test_combine_takes_each_component_from_the_descendant_that_changed_it():
@@ -55,10 +61,8 @@ def test_combine_tosses_one_coin_per_tie():
 
 
 def test_combine_of_the_same_change_takes_it_once():
-    state = State(component_names=["a", "b"], val_ids=[0])
-    state.add({"a": "A0", "b": "B0"}, [], {0: 0.0}, 0, 0, "seed")
-    state.add({"a": "A1", "b": "B0"}, [0], {0: 0.5}, 1, 1, "reflective")
-    state.add({"a": "A1", "b": "B2"}, [0], {0: 1.0}, 2, 2, "reflective")
+    state = lineage(({"a": "A0", "b": "B0"}, [], {0: 0.0}), ({"a": "A1", "b": "B0"}, [0], {0: 0.5}),
+                    ({"a": "A1", "b": "B2"}, [0], {0: 1.0}))
     assert merge.combine(state, 0, 1, 2, random.Random(0)) == ({"a": "A1", "b": "B2"}, (1, 2))
 
 
@@ -67,12 +71,10 @@ def test_combine_of_the_same_change_takes_it_once():
 
 def duel(i_wins, j_wins, ties):
     """Candidates 0 and 1 on ``i_wins + j_wins + ties`` examples: 0 wins the first, 1 the next, then ties."""
-    state = State(component_names=["a"], val_ids=list(range(i_wins + j_wins + ties)))
-    si = {v: 1.0 if v < i_wins else 0.0 if v < i_wins + j_wins else 0.5 for v in state.val_ids}
-    sj = {v: 0.0 if v < i_wins else 1.0 if v < i_wins + j_wins else 0.5 for v in state.val_ids}
-    state.add({"a": "i"}, [], si, 0, 0, "seed")
-    state.add({"a": "j"}, [], sj, 0, 1, "reflective")
-    return state
+    ids = range(i_wins + j_wins + ties)
+    si = {v: 1.0 if v < i_wins else 0.0 if v < i_wins + j_wins else 0.5 for v in ids}
+    sj = {v: 0.0 if v < i_wins else 1.0 if v < i_wins + j_wins else 0.5 for v in ids}
+    return lineage(({"a": "i"}, [], si), ({"a": "j"}, [0], sj))
 
 
 @pytest.mark.parametrize("size,per_bucket", [(3, (1, 1, 1)), (5, (2, 2, 1)), (6, (2, 2, 2)), (20, (3, 3, 3))])
@@ -91,9 +93,7 @@ def test_subsample_tops_up_from_the_rest_when_a_bucket_is_short():
 
 
 def test_subsample_uses_only_examples_both_were_scored_on():
-    state = State(component_names=["a"], val_ids=[0, 1, 2, 3])
-    state.add({"a": "i"}, [], {0: 1.0, 1: 0.0, 2: 1.0}, 0, 0, "seed")
-    state.add({"a": "j"}, [], {1: 1.0, 2: 1.0, 3: 0.0}, 0, 1, "reflective")
+    state = lineage(({"a": "i"}, [], {0: 1.0, 1: 0.0, 2: 1.0}), ({"a": "j"}, [0], {1: 1.0, 2: 1.0, 3: 0.0}))
     assert merge.stratified_subsample(state, 0, 1, 5, random.Random(0)) == [1, 2]
 
 
@@ -105,14 +105,12 @@ def test_subsample_is_a_function_of_the_rng():
 
 # ---------------------------------------------------------------- plan_merge
 
+SEED = ({"a": "A0", "b": "B0"}, [], {0: 0.0, 1: 0.0})
+
 
 def siblings():
     """Seed 0; 1 changed a, 2 changed b; 1 is alone best on example 0, 2 on example 1."""
-    state = State(component_names=["a", "b"], val_ids=[0, 1])
-    state.add({"a": "A0", "b": "B0"}, [], {0: 0.0, 1: 0.0}, 0, 0, "seed")
-    state.add({"a": "A1", "b": "B0"}, [0], {0: 1.0, 1: 0.0}, 1, 1, "reflective")
-    state.add({"a": "A0", "b": "B2"}, [0], {0: 0.0, 1: 1.0}, 2, 2, "reflective")
-    return state
+    return lineage(SEED, ({"a": "A1", "b": "B0"}, [0], {0: 1.0, 1: 0.0}), ({"a": "A0", "b": "B2"}, [0], {0: 0.0, 1: 1.0}))
 
 
 def test_plan_merge_combines_two_pareto_siblings_through_their_ancestor():
@@ -129,37 +127,17 @@ def test_plan_merge_does_not_try_a_triplet_twice():
     assert merge.plan_merge(state, book, random.Random(0), 5) is None
 
 
-def test_no_merge_without_two_pareto_candidates():
-    state = State(component_names=["a"], val_ids=[0])
-    state.add({"a": "A0"}, [], {0: 0.0}, 0, 0, "seed")
-    state.add({"a": "A1"}, [0], {0: 1.0}, 1, 1, "reflective")
-    assert state.pareto_candidates() == {1: 1}
-    assert merge.plan_merge(state, merge.MergeBook(), random.Random(0), 5) is None
-
-
-def test_no_merge_of_a_candidate_with_its_own_descendant():
-    state = State(component_names=["a", "b"], val_ids=[0, 1])
-    state.add({"a": "A0", "b": "B0"}, [], {0: 0.0, 1: 0.0}, 0, 0, "seed")
-    state.add({"a": "A1", "b": "B0"}, [0], {0: 1.0, 1: 0.0}, 1, 1, "reflective")
-    state.add({"a": "A1", "b": "B2"}, [1], {0: 0.0, 1: 1.0}, 2, 2, "reflective")
-    assert state.pareto_candidates() == {1: 1, 2: 1}
-    assert merge.plan_merge(state, merge.MergeBook(), random.Random(0), 5) is None
-
-
-def test_no_merge_when_both_changed_the_same_components():
-    state = State(component_names=["a", "b"], val_ids=[0, 1])
-    state.add({"a": "A0", "b": "B0"}, [], {0: 0.0, 1: 0.0}, 0, 0, "seed")
-    state.add({"a": "A1", "b": "B0"}, [0], {0: 1.0, 1: 0.0}, 1, 1, "reflective")
-    state.add({"a": "A2", "b": "B0"}, [0], {0: 0.0, 1: 1.0}, 2, 2, "reflective")
-    book = merge.MergeBook()
+@pytest.mark.parametrize("rows,pool", [
+    ([({"a": "A0"}, [], {0: 0.0}), ({"a": "A1"}, [0], {0: 1.0})], {1: 1}),  # one Pareto candidate
+    ([SEED, ({"a": "A1", "b": "B0"}, [0], {0: 1.0, 1: 0.0}), ({"a": "A1", "b": "B2"}, [1], {0: 0.0, 1: 1.0})],
+     {1: 1, 2: 1}),  # 2 descends from 1
+    ([SEED, ({"a": "A1", "b": "B0"}, [0], {0: 1.0, 1: 0.0}), ({"a": "A2", "b": "B0"}, [0], {0: 0.0, 1: 1.0})],
+     {1: 1, 2: 1}),  # both changed the same component: nothing to combine
+    ([({"a": "A0", "b": "B0"}, [], {0: 0.0, 1: 0.5, 2: 1.0}), ({"a": "A1", "b": "B0"}, [0], {0: 1.0, 1: 0.0, 2: 0.0}),
+      ({"a": "A0", "b": "B2"}, [0], {0: 0.0, 1: 1.0, 2: 1.0})], {1: 1, 2: 2}),  # the ancestor (0.5) beats 1 (1/3)
+], ids=["one-candidate", "descendant", "same-component", "better-ancestor"])
+def test_no_merge(rows, pool):
+    state, book = lineage(*rows), merge.MergeBook()
+    assert state.pareto_candidates() == pool
     assert merge.plan_merge(state, book, random.Random(0), 5) is None
-    assert book.tried_triplets == set()
-
-
-def test_no_merge_through_an_ancestor_better_than_a_parent():
-    state = State(component_names=["a", "b"], val_ids=[0, 1, 2])
-    state.add({"a": "A0", "b": "B0"}, [], {0: 0.0, 1: 0.5, 2: 1.0}, 0, 0, "seed")  # mean 0.5
-    state.add({"a": "A1", "b": "B0"}, [0], {0: 1.0, 1: 0.0, 2: 0.0}, 1, 1, "reflective")  # mean 1/3
-    state.add({"a": "A0", "b": "B2"}, [0], {0: 0.0, 1: 1.0, 2: 1.0}, 2, 2, "reflective")
-    assert state.pareto_candidates() == {1: 1, 2: 2}
-    assert merge.plan_merge(state, merge.MergeBook(), random.Random(0), 5) is None
+    assert book.made == set()
