@@ -13,22 +13,38 @@ journal lines are ``test_one_writer.py``'s.
 """
 
 import json
+from collections import Counter
 
 import dspy
 import pytest
 
 from dspy_gepa import JournalMismatchError
+from dspy_gepa.engine import Engine, EngineConfig, EventBus
+from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.journal import JOURNAL_NAME
 from dspy_gepa.testing import scripted_lm
 
-from ..engine.fakes import Crash, FakeAdapter, run, summary
-from ..helpers import Counter, TwoStep, examples, metric, reflection_lm, rule_for, split, task_lm
+from ..engine.fakes import Crash, FakeAdapter, make_data, run, summary
+from ..helpers import Counter as CallCounter
+from ..helpers import TwoStep, examples, metric, reflection_lm, rule_for, split, task_lm
 from .dspy_run import key, optimize
 
 
 def test_parent_minibatch_scores_are_reused_not_rerun():
     result, adapter, _ = run(budget=200)
     assert len(adapter.eval_calls) == len(set((tuple(sorted(c.items())), i) for c, i in adapter.eval_calls))
+
+
+def test_train_and_val_rollouts_never_share_a_cache_entry():
+    """The same examples as trainset and valset: the seed runs once per split on each example it meets in both."""
+    data = make_data()[0][:8]
+    adapter, bus, events = FakeAdapter(), EventBus(), []
+    bus.subscribe(events.append)
+    Engine(adapter, data, data, {"a": "Solve a."}, EngineConfig(max_metric_calls=80), bus=bus).run()
+    seed_runs = Counter(i for c, i in adapter.eval_calls if c == {"a": "Solve a."})
+    minibatched = {data[i]["id"] for e in events if isinstance(e, ev.ProposalStarted) and e.parent_ids == [0]
+                   for i in e.minibatch}
+    assert minibatched and seed_runs == {ex["id"]: 2 if ex["id"] in minibatched else 1 for ex in data}
 
 
 # ---------------------------------------------------------------- resume: engine level
@@ -75,15 +91,15 @@ def test_staged_resume_reaches_the_same_result(tmp_path):
 def test_interrupted_run_resumes_to_the_same_result_without_redoing_work(tmp_path):
     """DSPy level: Ctrl-C inside a task-LM call at three points; the resumed run reflects on outputs and
     traces decoded from the journal and ends where the uninterrupted run ends."""
-    reference_calls = Counter()
+    reference_calls = CallCounter()
     reference = optimize(task=task_lm(reference_calls))
     assert len(reference.detailed_results.candidates) >= 3
     for stop_after in (7, reference_calls.n // 2, reference_calls.n - 4):
         log = tmp_path / f"stop{stop_after}"
-        first = Counter()
+        first = CallCounter()
         with pytest.raises(KeyboardInterrupt):
             optimize(log, task=task_lm(first, stop_after=stop_after))
-        second = Counter()
+        second = CallCounter()
         resumed = optimize(log, task=task_lm(second))
         assert key(resumed) == key(reference)
         # Each task-LM call happens once across both halves, except calls cut off by the interruption.
@@ -96,7 +112,7 @@ def test_interrupted_run_resumes_to_the_same_result_without_redoing_work(tmp_pat
 def test_finished_run_resumed_makes_no_lm_call(tmp_path):
     """No task-LM or reflection-LM call anywhere in the stack (engine, adapter, optimizer) for a finished run."""
     first = optimize(tmp_path)
-    calls = Counter()
+    calls = CallCounter()
     refl = reflection_lm()
     again = optimize(tmp_path, task=task_lm(calls), reflection=refl)
     assert key(again) == key(first)
