@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ from typing import Any
 
 import dspy
 
-from dspy_gepa._redact import lm_secrets, redact
+from dspy_gepa._redact import lm_secrets, redact, scrub_saved_program
 from dspy_gepa.dspy_adapter import codec, flex
 from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback, score_rollout
 from dspy_gepa.dspy_adapter.reflective import (
@@ -111,6 +112,11 @@ class DspyAdapter:
             if name in candidate:
                 predictor.signature = predictor.signature.with_instructions(candidate[name])
         return program
+
+    def save_program(self, candidate: Mapping[str, str], path: str | os.PathLike) -> None:
+        """``program.save`` of the candidate's program, with the credentials DSPy keeps in it masked."""
+        self.build_program(candidate).save(str(path))
+        scrub_saved_program(path)
 
     def _program(self, candidate: Mapping[str, str]) -> dspy.Module:
         """Built programs are cached per candidate; DSPy programs may be called from several threads.

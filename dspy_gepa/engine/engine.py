@@ -341,7 +341,7 @@ class Engine:
                 if any(run.plan.group is not None for run in self.runs.values()):
                     return  # the next iteration starts once a group's proposals have all committed
                 if self.searching:
-                    reason = planner.stop_condition(self.next_seq)
+                    reason = planner.stop_condition()
                     if reason:
                         self._end_search(reason)
                         continue

@@ -76,7 +76,7 @@ class Planner:
         accepted = sum(recent) / len(recent)
         return cap if accepted == 0 else max(1, min(cap, math.floor(1 / accepted)))
 
-    def stop_condition(self, next_seq: int) -> str:
+    def stop_condition(self) -> str:
         """Why the search should stop now (empty: it should not)."""
         idle = self.progress.consecutive_idle
         limit = max(10, 2 * math.ceil(self.train_size / self.config.minibatch_size))
