@@ -223,35 +223,20 @@ class GEPA(Teleprompter):
         }
 
     def logged_params(self) -> dict[str, Any]:
-        """The configuration as plain scalars, safe to log (no LM objects, no API keys): what trackers record."""
-        selector = self.component_selector
-        proposer = self.custom_instruction_proposer
-        return {
-            "metric": metric_name(self.metric_fn),
-            "auto": self.auto,
-            "max_full_evals": self.max_full_evals,
-            "max_metric_calls": self.max_metric_calls,
-            "reflection_minibatch_size": self.reflection_minibatch_size,
-            "candidate_selection_strategy": _name_of(self.candidate_selection_strategy),
-            "reflection_lm": getattr(self.reflection_lm, "model", None) if self.reflection_lm is not None else None,
-            "skip_perfect_score": self.skip_perfect_score,
-            "add_format_failure_as_feedback": self.add_format_failure_as_feedback,
-            "instruction_proposer": type(proposer).__name__ if proposer is not None else None,
-            "component_selector": _name_of(selector),
-            "use_merge": self.use_merge,
-            "max_merge_invocations": self.max_merge_invocations,
-            "num_threads": self.num_threads,
-            "failure_score": self.failure_score,
-            "perfect_score": self.perfect_score,
-            "log_dir": self.log_dir,
-            "track_stats": self.track_stats,
-            "use_wandb": self.use_wandb,
-            "track_best_outputs": self.track_best_outputs,
-            "warn_on_score_mismatch": self.warn_on_score_mismatch,
-            "use_mlflow": self.use_mlflow,
-            "seed": self.seed,
-            **{k: v for k, v in self._own_params().items() if k not in ("lm_prices",)},
-        }
+        """:meth:`get_params` as plain scalars, safe to log: objects by name, the reflection LM by its model,
+        no credentials, prices or ``gepa_kwargs``. What trackers record."""
+        out: dict[str, Any] = {}
+        for key, value in self.get_params().items():
+            if key in _NOT_LOGGED:
+                continue
+            if key == "reflection_lm":
+                value = getattr(value, "model", None) if value is not None else None
+            elif key.startswith("custom_"):
+                value = type(value).__name__ if value is not None else None
+            elif not isinstance(value, int | float | bool | None):
+                value = _name_of(value)
+            out[_LOGGED_NAMES.get(key, key)] = value
+        return out
 
     def _own_params(self) -> dict[str, Any]:
         return {
@@ -450,6 +435,12 @@ class StopFile:
 
     def __call__(self, state: Any) -> bool:
         return self.path.exists()
+
+
+#: get_params() keys trackers do not log (credentials, prices, arbitrary objects), and keys logged under another name.
+_NOT_LOGGED = ("wandb_api_key", "wandb_init_kwargs", "gepa_kwargs", "lm_prices")
+_LOGGED_NAMES = {"metric_fn": "metric", "custom_instruction_proposer": "instruction_proposer",
+                 "custom_code_proposer": "code_proposer"}
 
 
 def _name_of(value: Any) -> Any:
