@@ -34,6 +34,7 @@ class CandidateView:
     discovered_at: int
     val_scores: dict[int, float]
     cost_at: float | None = None
+    objectives: dict[str, float] = field(default_factory=dict)  # mean per objective (multi-objective metrics)
 
 
 @dataclass
@@ -153,6 +154,12 @@ def mean(xs: Sequence[float] | None) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
+def _objectives(record: dict[str, Any]) -> dict[str, float]:
+    """A candidate record's objective means (absent for single-objective metrics)."""
+    raw = record.get("objectives")
+    return {str(k): _float(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
 def _float(value: Any) -> float:
     try:
         return float(value)
@@ -218,7 +225,8 @@ class RunFolder:
                 parents=[int(p) for p in record.get("parents") or [] if p is not None],
                 seq=int(record.get("seq", -1)), kind=str(record.get("kind", "")),
                 val_mean=_float(record.get("val_mean")), discovered_at=int(record.get("discovered_at") or 0),
-                val_scores=_scores(record.get("val_scores")), cost_at=self._meter.total)
+                val_scores=_scores(record.get("val_scores")), cost_at=self._meter.total,
+                objectives=_objectives(record))
         elif kind == "validated":
             try:
                 view = self._candidates[int(record["idx"])]
@@ -226,6 +234,7 @@ class RunFolder:
                 return
             view.val_scores = _scores(record.get("val_scores"))
             view.val_mean = _float(record.get("val_mean"))
+            view.objectives = _objectives(record) or view.objectives
         elif kind == "commit":
             seq = int(record.get("seq", len(self._commits)))
             self._commits[seq] = record
