@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_BUDGET", "PROPOSERS", "DemoResult", "run_demo"]
 
-DEFAULT_BUDGET = 150
+DEFAULT_BUDGET = 100
 LOCAL_TASK_MAX_TOKENS = 64
 LOCAL_REFLECTION_MAX_TOKENS = 384
 #: The reflection prompts the demo can use, by name.

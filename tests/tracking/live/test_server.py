@@ -113,3 +113,24 @@ def test_cost_budget_left_comes_from_the_run_started_record(recorded_run):
             r["total_cost"] = 0.5
     budget = run_payload(build_run(records))["budget"]
     assert (budget["max_cost"], budget["cost"], budget["cost_left"]) == (2.0, 0.5, 1.5)
+
+
+@pytest.mark.slow
+def test_the_serve_command_prints_its_address_serves_and_stops_on_ctrl_c(recorded_run):
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "dspy_gepa.cli", "serve", str(recorded_run[0]), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = line.split(" at ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:") and "Ctrl-C" in line
+        assert json.loads(get(url + "api/run")[2])["status"] == "finished"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    with pytest.raises(urllib.error.URLError):
+        get(url)
