@@ -1,5 +1,9 @@
 """A run as the report sees it: :func:`build_run` folds journal records into a :class:`RunView`.
 
+The folding is :class:`RunFolder`, one record at a time, so the live dashboard
+(:mod:`dspy_gepa.tracking.live`) can fold only what a growing journal appended since it last looked;
+the view also lists the proposals in flight (started, not yet committed).
+
 Only the journal's JSON lines are read (``log_dir/journal.jsonl`` through
 :func:`dspy_gepa.engine.journal.read_journal`, or records kept in memory during a run without
 ``log_dir``), so a run can be viewed while it is still writing: a torn last line is skipped. Pareto
