@@ -6,7 +6,8 @@ reaches the trace; for those, :func:`watch_parse_failures` wraps each predictor'
 programs the adapter builds (never the user's student) so that an ``AdapterParseError`` passing
 through is noted with the predictor's name, inputs and raw reply — also when the program catches it.
 Either way predictors are identified by object identity or by their name in ``named_predictors()``,
-never by comparing signatures: two predictors with the same signature keep separate traces.
+never by comparing signatures: two predictors with the same signature keep separate traces. Any other
+error passing through is noted with the predictor's LM, so an LM outage names the LM that failed.
 
 (A DSPy callback could note the failures too, but an active callback makes DSPy wrap every module,
 adapter and LM call with bookkeeping, which costs more than the LM calls of a fast model.)
@@ -20,6 +21,8 @@ from typing import Any
 
 import dspy
 from dspy.utils.exceptions import AdapterParseError
+
+from dspy_gepa.lms.errors import note_raised_by
 
 
 @dataclass
@@ -61,13 +64,17 @@ def watch_parse_failures(program: dspy.Module) -> None:
         # Read without Module.__getattribute__, which warns about calling forward directly.
         original = object.__getattribute__(predictor, "forward")
 
-        def forward(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+        def forward(*args: Any, _original: Any = original, _name: str = name, _predictor: Any = predictor,
+                    **kwargs: Any) -> Any:
             try:
                 return _original(*args, **kwargs)
             except AdapterParseError as exc:
                 failures = _failures.get()
                 if failures is not None:
                     failures.append(TraceEntry(_name, dict(kwargs), None, raw=exc.lm_response))
+                raise
+            except Exception as exc:  # an LM outage names the LM this predictor called
+                note_raised_by(exc, kwargs.get("lm") or _predictor.lm or dspy.settings.lm)
                 raise
 
         object.__setattr__(predictor, "forward", forward)

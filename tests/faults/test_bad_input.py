@@ -190,6 +190,30 @@ def test_numeric_scores_of_other_types_are_accepted(value):
     assert batch.scores == [float(value)] and batch.feedbacks == ["fine"]
 
 
+@pytest.mark.parametrize("value,shown", [
+    (10**400, "returned the score 1000000000000000000000000000000"),
+    (-(10**400), "returned the score -1000000000000000000000000000000"),
+    (fractions.Fraction(10**400, 3), "returned the score Fraction(1000000000000000000"),
+    (10**5000, "returned the score <an int of 16610 bits>"),
+], ids=["int", "negative-int", "fraction", "int-too-long-to-print"])
+def test_numbers_too_large_for_a_float_are_refused_naming_the_value(value, shown):
+    with pytest.raises(MetricError) as info:
+        read_metric_result(ScoreWithFeedback(value, "fine"), returning(value), "for example X")
+    message = str(info.value)
+    assert shown in message and "for example X; scores must be finite numbers." in message and len(message) < 500
+
+
+def test_a_huge_score_given_only_with_feedback_is_a_metric_error_not_a_reflection_failure():
+    """The metric's score is fine at rollout time and overflows when it is asked for feedback (pred_name set): a
+    bad metric, whose error names it, rather than five "unusable reflections" blaming the reflection LM."""
+    def huge_with_feedback(gold, pred, trace=None, pred_name=None, pred_trace=None):
+        return ScoreWithFeedback(10**400 if pred_name else float(pred.color == gold.color), "fine")
+
+    with pytest.raises(MetricError, match=r"huge_with_feedback returned the score 10000.* with pred_name='(first|"
+                                          r"second)'; scores must be finite numbers"):
+        compile_with(metric_fn=huge_with_feedback)
+
+
 # ---------------------------------------------------------------- data shapes
 
 
