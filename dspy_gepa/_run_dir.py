@@ -38,6 +38,8 @@ BEST_PROGRAM = "best_program.json"
 REPORT = "report.html"
 #: Which W&B / MLflow runs a resumed optimization logs into.
 TRACKING_STATE = "tracking.json"
+#: Creating this file stops the search gracefully (the best program found so far is returned), as with dspy.GEPA.
+STOP_FILE = "gepa.stop"
 #: Locked by the run writing the ``log_dir`` (:class:`WriterLock`); holds that process's id and host.
 LOCK = "run.lock"
 
