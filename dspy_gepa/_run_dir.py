@@ -122,8 +122,10 @@ class WriterLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 200).decode("utf-8", errors="replace").split()
-            os.close(fd)
+            try:
+                holder = os.read(fd, 200).decode("utf-8", errors="replace").split()
+            finally:
+                os.close(fd)
             pid, host = (holder + ["?", "?"])[:2]
             who = f"process {pid} on {host}" + (" (this process)" if pid == str(os.getpid()) else "")
             raise JournalError(
@@ -132,8 +134,9 @@ class WriterLock:
         except BaseException:
             os.close(fd)
             raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+        with contextlib.suppress(OSError):  # who holds the lock is only for other writers' messages
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
         self._fd = fd
         _held.add(fd)
         remove_stale_temp_files(self.log_dir)
