@@ -60,7 +60,7 @@ def _dspy_optimizer(sampling: tuple[int, int] | None = None, **overrides: Any) -
 
 #: The PxN setting of ``dspy.GEPA`` that reached dspy.GEPA's quality fastest on the tuning worlds (see
 #: benchmarks/README.md, "dspy.GEPA with PxN"); ``dspy_pxn_PxN`` runs any other.
-BEST_PXN = (2, 2)
+BEST_PXN = (1, 2)
 
 #: Optimizers compared side by side. Every factory gets the same keywords (see ``run_one``).
 OPTIMIZERS: dict[str, Callable[..., Any]] = {
@@ -71,22 +71,57 @@ OPTIMIZERS: dict[str, Callable[..., Any]] = {
     "dspy_gepa_paper": _dspy_gepa_optimizer(max_concurrent_proposals=1, val_evaluation_policy="full"),
 }
 _PXN = re.compile(r"dspy_pxn_(\d+)x(\d+)")
+_ABLATION = re.compile(r"(dspy_gepa\w*)\[(.*)\]")
+
+
+def _ablation(base: str, settings: str) -> Callable[..., Any]:
+    """``dspy_gepa[field=value;...]``: ``base`` with these ``EngineConfig`` fields overridden (ablations)."""
+    import ast
+
+    overrides = {k.strip(): ast.literal_eval(v.strip()) for k, v in (kv.split("=", 1) for kv in settings.split(";")
+                                                                      if kv.strip())}
+    make_base = OPTIMIZERS[base]
+
+    def make(**kw: Any) -> Any:
+        import dspy_gepa.optimizer as opt_module
+
+        optimizer = make_base(**kw)
+        compile_ = optimizer.compile
+
+        def compile(*args: Any, **kwargs: Any) -> Any:
+            original = opt_module.EngineConfig
+            opt_module.EngineConfig = lambda **c: original(**{**c, **overrides})  # type: ignore[misc]
+            try:
+                return compile_(*args, **kwargs)
+            finally:
+                opt_module.EngineConfig = original
+
+        optimizer.compile = compile
+        return optimizer
+
+    return make
 
 
 def optimizer_factory(name: str) -> Callable[..., Any]:
-    """The factory of a named optimizer; ``dspy_pxn_<p>x<n>`` is ``dspy.GEPA`` with ``PxNSampling(p, n)``."""
+    """The factory of a named optimizer; ``dspy_pxn_<p>x<n>`` is ``dspy.GEPA`` with ``PxNSampling(p, n)``,
+    ``dspy_gepa[field=value;...]`` ours with engine settings overridden."""
     if name in OPTIMIZERS:
         return OPTIMIZERS[name]
     m = _PXN.fullmatch(name)
     if m:
         return _dspy_optimizer((int(m.group(1)), int(m.group(2))))
+    m = _ABLATION.fullmatch(name)
+    if m and m.group(1) in OPTIMIZERS:
+        return _ablation(m.group(1), m.group(2))
     raise KeyError(name)
 
 
 def optimizer_available(name: str) -> tuple[bool, str]:
     """Whether the optimizer ``name`` can run here, and why not."""
-    if name not in OPTIMIZERS and not _PXN.fullmatch(name):
-        return False, f"unknown optimizer {name!r} (known: {', '.join(OPTIMIZERS)}, dspy_pxn_<p>x<n>)"
+    ablation = _ABLATION.fullmatch(name)
+    if name not in OPTIMIZERS and not _PXN.fullmatch(name) and not (ablation and ablation.group(1) in OPTIMIZERS):
+        return False, (f"unknown optimizer {name!r} (known: {', '.join(OPTIMIZERS)}, dspy_pxn_<p>x<n>, "
+                       "dspy_gepa[field=value;...])")
     if name.startswith("dspy_pxn"):
         try:
             importlib.import_module("gepa.strategies.proposal_sampling")

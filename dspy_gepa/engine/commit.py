@@ -138,7 +138,7 @@ class Committer:
         progress.last_commit_added = added_by_reflection
         if added_by_reflection and self.use_merge and self.merge_book.attempts < self.max_merge_invocations:
             self.merge_book.due += 1
-        if plan.kind != "reflective":
+        if plan.kind != "reflective" or outcome.status == "superseded":
             return
         progress.recent_outcomes.append(new_idx is not None)
         # A proposal skipped for a perfect minibatch asked the reflection LM nothing: it neither counts as a

@@ -41,6 +41,7 @@ from dspy_gepa.engine.ledger import Ledger, final_reserve
 from dspy_gepa.engine.merge import MergeBook
 from dspy_gepa.engine.planner import Planner
 from dspy_gepa.engine.proposals import (
+    Confirm,
     Evaluate,
     Plan,
     Reflect,
@@ -118,10 +119,11 @@ class Engine:
                                    use_merge=config.use_merge, max_merge_invocations=config.max_merge_invocations,
                                    max_consecutive_failures=config.max_consecutive_failures)
         self.planner = Planner(config, self.state, self.ledger, self.committer.progress, self.merge_book,
-                               len(self.trainset), self.val_ids)
+                               len(self.trainset), self.val_ids, self.rollouts.results)
 
         self.runs: dict[int, Run] = {}
         self.finished: dict[int, Run] = {}
+        self.parked: dict[int, Run] = {}
         self.next_seq = 0
         self.next_commit = 0
         self.pending: Plan | None = None
@@ -307,6 +309,11 @@ class Engine:
                 self.rollouts.request(run, request)
             elif isinstance(request, Reflect):
                 self.reflector.request(run, request)
+            elif isinstance(request, Confirm):
+                if not self.config.speculative or run.plan.seq == self.next_commit:
+                    self._ready.append((run, self.planner.still_valid(run.plan)))
+                else:
+                    self.parked[run.plan.seq] = run  # answered when it is next to commit
             else:  # pragma: no cover - a programming error in a proposal
                 raise TypeError(f"proposal yielded {request!r}")
 
@@ -319,6 +326,9 @@ class Engine:
             del self.runs[run.plan.seq]
             self.ledger.release(run.plan)
             self.next_commit += 1
+            head = self.parked.pop(self.next_commit, None)
+            if head is not None:
+                self._ready.append((head, self.planner.still_valid(head.plan)))
             self._try_start()
 
     def _try_start(self) -> None:

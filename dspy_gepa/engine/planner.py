@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dspy_gepa.engine.commit import Progress
@@ -34,7 +34,7 @@ class Planner:
     ADAPT_WINDOW = 8
 
     def __init__(self, config: EngineConfig, state: State, ledger: Ledger, progress: Progress, merge_book: MergeBook,
-                 train_size: int, val_ids: list[int]):
+                 train_size: int, val_ids: list[int], results: Mapping[RolloutKey, Rollout] | None = None):
         self.config = config
         self.state = state
         self.ledger = ledger
@@ -42,6 +42,7 @@ class Planner:
         self.merge_book = merge_book
         self.train_size = train_size
         self.val_ids = val_ids
+        self.results = results if results is not None else {}
         self.rng = random.Random(config.seed)
         self.sampler = EpochShuffledSampler(list(range(train_size)), config.minibatch_size,
                                             random.Random(config.seed + 1))
@@ -86,7 +87,7 @@ class Planner:
         if merge is not None:
             return merge
         parent = CANDIDATE_SELECTORS[cfg.candidate_selection](state, self.rng)
-        minibatch = self.sampler.next()
+        minibatch = self.sampler.next(self.solved_by_lineage(parent) if cfg.focus_minibatches else ())
         components: list[str] = []  # a custom selector sees the parent's rollouts first (custom_components)
         if isinstance(cfg.component_selector, str):
             components = COMPONENT_SELECTORS[cfg.component_selector](state, parent)
@@ -94,9 +95,38 @@ class Planner:
         parent_hash = state.hashes[parent]
         uncached = sum(1 for i in set(minibatch) if RolloutKey(parent_hash, "train", i) not in self.ledger.committed_at)
         return Plan(seq=seq, kind="reflective", parent_ids=[parent], candidate=dict(state.candidates[parent]),
-                    minibatch=minibatch, components=components,
+                    minibatch=minibatch, components=components, pool_size=len(state.candidates),
                     parent_val_scores=[dict(state.val_scores[parent])], **self._validation_snapshot(),
                     reservation=reflective_worst_case(uncached, len(set(minibatch)), self._validation_size()))
+
+    def still_valid(self, plan: Plan) -> bool:
+        """Whether a speculative proposal, about to evaluate its child, may go on.
+
+        With ``speculative`` search, proposals run their parent's rollouts and reflection while earlier ones
+        are in flight, and wait to evaluate their child until every earlier proposal has committed. If a
+        candidate was added meanwhile and the proposal's parent is no longer among the candidates parents
+        are drawn from, the proposal is superseded: it would spend its child's rollouts on a lineage the
+        search has left. Called when the proposal is next to commit, so it reads committed work only."""
+        if not self.config.speculative or len(self.state.candidates) == plan.pool_size:
+            return True
+        return plan.parent_ids[0] in self.state.pareto_candidates()
+
+    def solved_by_lineage(self, idx: int) -> set[int]:
+        """Training ids that candidate ``idx`` or one of its ancestors scored perfectly on, in committed rollouts.
+
+        A minibatch of examples the parent already solves teaches reflection nothing (with
+        ``skip_perfect_score`` the proposal is skipped after paying for the parent's rollouts), and
+        instructions mostly keep what their ancestors learned, so minibatches are drawn from the other
+        examples first (``focus_minibatches``)."""
+        perfect = self.config.perfect_score
+        hashes = {self.state.hashes[i] for i in (self.state.ancestors(idx) | {idx})}
+        solved = set()
+        for key in self.ledger.committed_at:
+            if key.split == "train" and key.candidate in hashes:
+                rollout = self.results.get(key)
+                if rollout is not None and rollout.score >= perfect:
+                    solved.add(key.example)
+        return solved
 
     def _plan_merge(self, seq: int) -> Plan | None:
         state, cfg, book = self.state, self.config, self.merge_book

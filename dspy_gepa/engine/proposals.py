@@ -39,6 +39,13 @@ class Reflect:
 
 
 @dataclass
+class Confirm:
+    """Request: may this proposal go on to evaluate its child? Answered ``True`` at once, or — for a
+    speculative proposal (see :meth:`~dspy_gepa.engine.planner.Planner.still_valid`) — when every proposal
+    before it has committed: ``False`` when one of them changed the front it was planned from."""
+
+
+@dataclass
 class ReflectionResult:
     new_texts: dict[str, str] | None
     error: str | None = None
@@ -61,9 +68,10 @@ class Plan:
     reservation: int = 0
     cost_estimate: float = 0.0
     merge: Any = None
+    pool_size: int = 0
 
 
-ProposalGen = Generator[Evaluate | Reflect, Any, ProposalOutcome]
+ProposalGen = Generator[Evaluate | Reflect | Confirm, Any, ProposalOutcome]
 
 
 @dataclass
@@ -118,6 +126,9 @@ def reflective_proposal(
     if known_candidates(child):
         return ProposalOutcome("duplicate", "the proposed candidate is already in the pool or was tried before",
                                parent_scores=parent_scores, components=components)
+    if not (yield Confirm()):
+        return ProposalOutcome("superseded", "a candidate accepted while this proposal was in flight took its "
+                               "parent off the front", parent_scores=parent_scores, components=components)
     child_rollouts = yield Evaluate(child, "train", plan.minibatch)
     child_scores = [r.score for r in child_rollouts]
     if sum(child_scores) <= sum(parent_scores):

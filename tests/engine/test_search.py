@@ -1,0 +1,118 @@
+"""The search policy pieces of issue 14: focused minibatches, speculative proposals, budget-aware screens."""
+
+import random
+
+import pytest
+
+from dspy_gepa.engine import EngineConfig
+from dspy_gepa.engine import events as ev
+from dspy_gepa.engine.proposals import Confirm, Evaluate, Plan, Reflect, ReflectionResult, reflective_proposal
+from dspy_gepa.engine.strategies import EpochShuffledSampler
+from dspy_gepa.engine.types import Rollout
+
+from .test_engine import run, summary
+
+
+def test_sampler_passes_over_avoided_ids_and_keeps_them_for_later():
+    plain = EpochShuffledSampler(list(range(9)), 3, random.Random(0))
+    focused = EpochShuffledSampler(list(range(9)), 3, random.Random(0))
+    order = [plain.next() for _ in range(3)]
+    first = focused.next(set(order[0]))
+    assert sorted(first) == sorted(order[1])  # passed over the avoided ids
+    assert sorted(focused.next()) == sorted(order[0])  # which stayed in the epoch
+    assert sorted(focused.next()) == sorted(order[2])
+
+
+def test_sampler_starts_a_new_epoch_when_only_avoided_ids_are_left():
+    sampler = EpochShuffledSampler(list(range(9)), 3, random.Random(0))
+    first = sampler.next()
+    avoid = set(range(9)) - set(first)
+    second = sampler.next(avoid)  # the rest of the epoch is all avoided: a new epoch, whose first ids are free
+    assert not set(second) & avoid
+
+
+def test_sampler_without_avoid_is_unchanged():
+    a = EpochShuffledSampler(list(range(10)), 3, random.Random(4))
+    b = EpochShuffledSampler(list(range(10)), 3, random.Random(4))
+    assert [a.next() for _ in range(9)] == [b.next(()) for _ in range(9)]
+
+
+def test_focused_minibatches_avoid_examples_the_lineage_solves():
+    from dspy_gepa.engine import Engine
+
+    from .fakes import FakeAdapter, make_data
+
+    def skips(focus):
+        # The seed solves categories 0-11 of 16; the reflection LM never helps, so every proposal starts from the
+        # seed and only the minibatches differ.
+        adapter = FakeAdapter(flaky=1)
+        train, val = make_data(n_train=40, n_val=8, n_cats=16, seed=3)
+        seed = {"a": "Solve a. " + " ".join(f"rule:a:{k}" for k in range(12))}
+        cfg = EngineConfig(max_metric_calls=200, focus_minibatches=focus, use_merge=False)
+        result = Engine(adapter, train, val, seed, cfg).run()
+        return [p["status"] for p in result.proposals].count("skipped_perfect")
+
+    assert skips(True) < skips(False)
+
+
+def _proposal(parent_scores, child_scores, answers):
+    plan = Plan(seq=3, kind="reflective", parent_ids=[0], candidate={"a": "x"}, minibatch=[0, 1],
+                components=["a"], parent_val_scores=[{0: 0.0}])
+    gen = reflective_proposal(plan, [0], skip_perfect_score=True, perfect_score=1.0, choose_components=None,
+                              known_candidates=lambda c: False)
+    assert isinstance(gen.send(None), Evaluate)
+    assert isinstance(gen.send([Rollout(s) for s in parent_scores]), Reflect)
+    request = gen.send(ReflectionResult({"a": "y"}))
+    assert isinstance(request, Confirm)
+    try:
+        request = gen.send(answers)
+        assert isinstance(request, Evaluate) and request.candidate == {"a": "y"}
+        gen.send([Rollout(s) for s in child_scores])
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("the proposal did not end")
+
+
+def test_reflective_proposal_asks_before_evaluating_its_child():
+    assert _proposal([0.0, 0.0], [], False).status == "superseded"
+    assert _proposal([0.0, 0.0], [0.0, 0.0], True).status == "rejected"
+
+
+def test_speculative_proposals_wait_for_their_turn_and_are_superseded_when_their_parent_leaves_the_front():
+    kwargs = dict(components=("a", "b"), budget=400, max_concurrent_proposals=4, num_threads=4, use_merge=False)
+    result, _, events = run(speculative=True, **kwargs)
+    statuses = [e.outcome.status for e in events if isinstance(e, ev.ProposalCommitted)]
+    assert "superseded" in statuses
+    # A child is evaluated only by the proposal next to commit: child rollouts (train keys of candidates that are
+    # not the proposal's parent) never belong to two proposals in flight at once.
+    parents = {e.seq: result.state.hashes[e.parent_ids[0]] for e in events
+               if isinstance(e, ev.ProposalStarted) and e.kind == "reflective"}
+    committed, children = set(), 0
+    for e in events:
+        if isinstance(e, ev.ProposalCommitted):
+            committed.add(e.seq)
+        elif isinstance(e, ev.RolloutFinished) and e.key.split == "train" and e.key.candidate != parents[e.seq]:
+            children += 1
+            assert set(range(e.seq)) <= committed
+    assert children and result.total_metric_calls <= 400
+
+
+@pytest.mark.parametrize("speculative", [True, False])
+def test_speculative_search_does_not_depend_on_thread_timing(speculative):
+    from .fakes import FakeAdapter
+
+    runs = [run(FakeAdapter(("a", "b"), capacity=2, latency=lat), components=("a", "b"), budget=400,
+                num_threads=threads, max_concurrent_proposals=4, val_policy="staged", speculative=speculative)[0]
+            for threads, lat in ((1, 0.0), (8, 0.002), (3, 0.001))]
+    assert all(summary(r) == summary(runs[0]) for r in runs[1:])
+
+
+@pytest.mark.parametrize("budget,val,expected", [(300, 60, 15), (600, 60, 15), (150, 60, 3), (60, 10, 3),
+                                                 (100, 20, 7), (None, 60, 15), (95, 20, 6)])
+def test_screen_shrinks_so_that_small_budgets_still_pay_for_proposals(budget, val, expected):
+    cfg = EngineConfig(max_metric_calls=budget, val_policy="staged")
+    assert cfg.screen_size(val) == expected
+    assert EngineConfig(max_metric_calls=budget, val_policy="full").screen_size(val) == val
+    if budget is not None and expected < 15:
+        search = budget - val - (val - expected)
+        assert search >= 5 * (6 + expected) or expected == 3
