@@ -189,8 +189,8 @@ class Router(dspy.Module):
     def forward(self, ticket: str) -> dspy.Prediction:
         FORWARD_CALLS.incr()
         pred = self.route(ticket=ticket)
-        if self.tag_instruction:  # lets a noisy metric score the same answer differently per candidate
-            pred.instruction_key = zlib.crc32(self.route.signature.instructions.encode())
+        if self.tag_instruction:  # lets a noisy metric score the same answer differently per candidate; private,
+            pred._instruction_key = zlib.crc32(self.route.signature.instructions.encode())  # so not an output
         return pred
 
 
@@ -209,7 +209,7 @@ def make_noisy_metric(metric: Callable, flip: float, jitter: float) -> Callable:
 
     def noisy_metric(gold, pred, trace=None, pred_name=None, pred_trace=None) -> dspy.Prediction:
         base = metric(gold, pred, trace, pred_name, pred_trace)
-        rng = random.Random(f"{gold.ticket}/{getattr(pred, 'instruction_key', 0)}")
+        rng = random.Random(f"{gold.ticket}/{getattr(pred, '_instruction_key', 0)}")
         right = base.score >= 1.0
         if rng.random() < flip:
             right = not right

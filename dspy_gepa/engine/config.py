@@ -74,6 +74,7 @@ class EngineConfig:
     screen_min: int = 10
     focus_minibatches: bool = True
     speculative: bool = True
+    reuse_parent_rollouts: bool = True
     stop_callbacks: Sequence[Callable[..., bool]] = ()
 
     def __post_init__(self) -> None:
@@ -107,6 +108,7 @@ class EngineConfig:
             else f"{self.val_policy}:{self.screen_fraction}:{self.screen_min}",
             "focus_minibatches": self.focus_minibatches,
             "speculative": self.speculative,
+            "reuse_parent_rollouts": self.reuse_parent_rollouts,
         }
 
     #: With a small budget the screen shrinks so that the seed's validation, the final validation and at least
