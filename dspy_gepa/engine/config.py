@@ -72,9 +72,9 @@ class EngineConfig:
     val_policy: str = "full"
     screen_fraction: float = 0.25
     screen_min: int = 10
-    focus_minibatches: bool = True
-    speculative: bool = True
-    reuse_parent_rollouts: bool = True
+    #: Speculative proposals (:meth:`Planner.still_valid`). None: on with the ``staged`` policy, off with ``full``,
+    #: so that ``full`` stays what it was (the paper's loop with one proposal in flight).
+    speculative: bool | None = None
     stop_callbacks: Sequence[Callable[..., bool]] = ()
 
     def __post_init__(self) -> None:
@@ -88,6 +88,8 @@ class EngineConfig:
             raise ConfigurationError(f"screen_fraction must be in (0, 1], not {self.screen_fraction!r}.")
         check_positive_number("max_cost", self.max_cost, " of US dollars")
         check_positive_int("max_metric_calls", self.max_metric_calls, allow_none=True)
+        if self.speculative is None:
+            self.speculative = self.val_policy == "staged"
 
     def fingerprint(self) -> dict[str, Any]:
         selector = self.component_selector
@@ -106,9 +108,7 @@ class EngineConfig:
             "adaptive_concurrency": self.adaptive_concurrency,
             "val_policy": self.val_policy if self.val_policy == "full"
             else f"{self.val_policy}:{self.screen_fraction}:{self.screen_min}",
-            "focus_minibatches": self.focus_minibatches,
             "speculative": self.speculative,
-            "reuse_parent_rollouts": self.reuse_parent_rollouts,
         }
 
     #: With a small budget the screen shrinks so that the seed's validation, the final validation and at least

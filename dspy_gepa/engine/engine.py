@@ -119,7 +119,7 @@ class Engine:
                                    use_merge=config.use_merge, max_merge_invocations=config.max_merge_invocations,
                                    max_consecutive_failures=config.max_consecutive_failures)
         self.planner = Planner(config, self.state, self.ledger, self.committer.progress, self.merge_book,
-                               len(self.trainset), self.val_ids, self.rollouts.results)
+                               len(self.trainset), self.val_ids)
 
         self.runs: dict[int, Run] = {}
         self.finished: dict[int, Run] = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from dspy_gepa.engine.commit import Progress
@@ -34,7 +34,7 @@ class Planner:
     ADAPT_WINDOW = 8
 
     def __init__(self, config: EngineConfig, state: State, ledger: Ledger, progress: Progress, merge_book: MergeBook,
-                 train_size: int, val_ids: list[int], results: Mapping[RolloutKey, Rollout] | None = None):
+                 train_size: int, val_ids: list[int]):
         self.config = config
         self.state = state
         self.ledger = ledger
@@ -42,8 +42,6 @@ class Planner:
         self.merge_book = merge_book
         self.train_size = train_size
         self.val_ids = val_ids
-        self.results = results if results is not None else {}
-        self.reflected: set[tuple[str, tuple[int, ...]]] = set()
         self.rng = random.Random(config.seed)
         self.sampler = EpochShuffledSampler(list(range(train_size)), config.minibatch_size,
                                             random.Random(config.seed + 1))
@@ -88,9 +86,7 @@ class Planner:
         if merge is not None:
             return merge
         parent = CANDIDATE_SELECTORS[cfg.candidate_selection](state, self.rng)
-        minibatch = self.known_failures(parent) if cfg.reuse_parent_rollouts else []
-        if not minibatch:
-            minibatch = self.sampler.next(self.solved_by_lineage(parent) if cfg.focus_minibatches else ())
+        minibatch = self.sampler.next()
         components: list[str] = []  # a custom selector sees the parent's rollouts first (custom_components)
         if isinstance(cfg.component_selector, str):
             components = COMPONENT_SELECTORS[cfg.component_selector](state, parent)
@@ -113,38 +109,6 @@ class Planner:
         if not self.config.speculative or len(self.state.candidates) == plan.pool_size:
             return True
         return plan.parent_ids[0] in self.state.pareto_candidates()
-
-    def known_failures(self, idx: int) -> list[int]:
-        """A minibatch of training examples on which candidate ``idx``'s committed rollouts are imperfect
-        (lowest scores first), when it has enough of them that no proposal has reflected on yet: reflecting
-        on them costs no rollout of the parent (``reuse_parent_rollouts``). Empty otherwise."""
-        h, perfect = self.state.hashes[idx], self.config.perfect_score
-        size = min(self.config.minibatch_size, self.train_size)
-        failed = sorted((r.score, key.example) for key in self.ledger.committed_at
-                        if key.candidate == h and key.split == "train"
-                        and (r := self.results.get(key)) is not None and r.score < perfect)
-        batch = sorted(i for _, i in failed[:size])
-        if len(batch) < size or (h, tuple(batch)) in self.reflected:
-            return []
-        self.reflected.add((h, tuple(batch)))
-        return batch
-
-    def solved_by_lineage(self, idx: int) -> set[int]:
-        """Training ids that candidate ``idx`` or one of its ancestors scored perfectly on, in committed rollouts.
-
-        A minibatch of examples the parent already solves teaches reflection nothing (with
-        ``skip_perfect_score`` the proposal is skipped after paying for the parent's rollouts), and
-        instructions mostly keep what their ancestors learned, so minibatches are drawn from the other
-        examples first (``focus_minibatches``)."""
-        perfect = self.config.perfect_score
-        hashes = {self.state.hashes[i] for i in (self.state.ancestors(idx) | {idx})}
-        solved = set()
-        for key in self.ledger.committed_at:
-            if key.split == "train" and key.candidate in hashes:
-                rollout = self.results.get(key)
-                if rollout is not None and rollout.score >= perfect:
-                    solved.add(key.example)
-        return solved
 
     def _plan_merge(self, seq: int) -> Plan | None:
         state, cfg, book = self.state, self.config, self.merge_book

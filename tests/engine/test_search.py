@@ -1,58 +1,13 @@
-"""The search policy pieces of issue 14: focused minibatches, speculative proposals, budget-aware screens."""
-
-import random
+"""The search policy pieces of issue 14: speculative proposals, budget-aware screens."""
 
 import pytest
 
 from dspy_gepa.engine import EngineConfig
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.proposals import Confirm, Evaluate, Plan, Reflect, ReflectionResult, reflective_proposal
-from dspy_gepa.engine.strategies import EpochShuffledSampler
 from dspy_gepa.engine.types import Rollout
 
 from .test_engine import run, summary
-
-
-def test_sampler_passes_over_avoided_ids_and_keeps_them_for_later():
-    plain = EpochShuffledSampler(list(range(9)), 3, random.Random(0))
-    focused = EpochShuffledSampler(list(range(9)), 3, random.Random(0))
-    order = [plain.next() for _ in range(3)]
-    first = focused.next(set(order[0]))
-    assert sorted(first) == sorted(order[1])  # passed over the avoided ids
-    assert sorted(focused.next()) == sorted(order[0])  # which stayed in the epoch
-    assert sorted(focused.next()) == sorted(order[2])
-
-
-def test_sampler_starts_a_new_epoch_when_only_avoided_ids_are_left():
-    sampler = EpochShuffledSampler(list(range(9)), 3, random.Random(0))
-    first = sampler.next()
-    avoid = set(range(9)) - set(first)
-    second = sampler.next(avoid)  # the rest of the epoch is all avoided: a new epoch, whose first ids are free
-    assert not set(second) & avoid
-
-
-def test_sampler_without_avoid_is_unchanged():
-    a = EpochShuffledSampler(list(range(10)), 3, random.Random(4))
-    b = EpochShuffledSampler(list(range(10)), 3, random.Random(4))
-    assert [a.next() for _ in range(9)] == [b.next(()) for _ in range(9)]
-
-
-def test_focused_minibatches_avoid_examples_the_lineage_solves():
-    from dspy_gepa.engine import Engine
-
-    from .fakes import FakeAdapter, make_data
-
-    def skips(focus):
-        # The seed solves categories 0-11 of 16; the reflection LM never helps, so every proposal starts from the
-        # seed and only the minibatches differ.
-        adapter = FakeAdapter(flaky=1)
-        train, val = make_data(n_train=40, n_val=8, n_cats=16, seed=3)
-        seed = {"a": "Solve a. " + " ".join(f"rule:a:{k}" for k in range(12))}
-        cfg = EngineConfig(max_metric_calls=200, focus_minibatches=focus, use_merge=False)
-        result = Engine(adapter, train, val, seed, cfg).run()
-        return [p["status"] for p in result.proposals].count("skipped_perfect")
-
-    assert skips(True) < skips(False)
 
 
 def _proposal(parent_scores, child_scores, answers):
@@ -116,3 +71,9 @@ def test_screen_shrinks_so_that_small_budgets_still_pay_for_proposals(budget, va
     if budget is not None and expected < 15:
         search = budget - val - (val - expected)
         assert search >= 5 * (6 + expected) or expected == 3
+
+
+def test_the_full_policy_keeps_the_papers_loop():
+    assert EngineConfig(val_policy="full").speculative is False
+    assert EngineConfig(val_policy="staged").speculative is True
+    assert EngineConfig(val_policy="staged", speculative=False).speculative is False

@@ -4,7 +4,6 @@ this one; none of them changes the state while planning (the planner does, expli
 from __future__ import annotations
 
 import random
-from collections.abc import Collection
 from typing import Protocol
 
 from dspy_gepa.engine.state import State
@@ -26,4 +25,4 @@ class BatchSampler(Protocol):
     """The training ids of the next minibatch; the ``n``-th call returns the ``n``-th minibatch, so a
     resumed run that replays the same calls reaches the same sampler state."""
 
-    def next(self, avoid: Collection[int] = ()) -> list[int]: ...
+    def next(self) -> list[int]: ...

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Collection
 
 
 class EpochShuffledSampler:
@@ -36,22 +35,9 @@ class EpochShuffledSampler:
         self.order = order
         self.position = 0
 
-    def next(self, avoid: Collection[int] = ()) -> list[int]:
-        """The next minibatch. Ids in ``avoid`` (e.g. examples the parent is known to solve) are passed over
-        while the rest of the epoch has others, and stay in the epoch for a later minibatch; an epoch whose
-        rest is all in ``avoid`` ends early."""
+    def next(self) -> list[int]:
         if self.position >= len(self.order):
             self._new_epoch()
-        rest = range(self.position, len(self.order))
-        if avoid and sum(1 for k in rest if self.order[k] not in avoid) < self.size:
-            self._new_epoch()
-            rest = range(self.position, len(self.order))
-        if avoid:
-            preferred = [k for k in rest if self.order[k] not in avoid]
-            chosen = (preferred + [k for k in rest if self.order[k] in avoid])[: self.size]
-            taken = set(chosen)
-            self.order[self.position:] = [self.order[k] for k in chosen] + [self.order[k] for k in rest
-                                                                             if k not in taken]
         batch = self.order[self.position : self.position + self.size]
         self.position += self.size
         self.uses.update(batch)
