@@ -62,8 +62,10 @@ class GEPA(Teleprompter):
             returned program is always one validated on every example.
         max_concurrent_proposals: most proposals in flight at once (1 = the paper's sequential loop); the
             engine runs fewer while most recent proposals are accepted (about one over the acceptance
-            rate). None: ``num_threads // (2 * reflection_minibatch_size)``, at least 1. Results do not
-            depend on thread timing; they do depend on this setting.
+            rate); with the staged policy a proposal evaluates its child only once the ones before it have
+            committed, and is dropped when they took its parent off the front. None: ``num_threads // (2 *
+            reflection_minibatch_size)``, at least 1. Results do not depend on thread timing; they do depend
+            on this setting.
         max_consecutive_failures: unusable reflections in a row before the run stops with an error.
         max_reflective_records / max_reflective_chars: bounds on the reflective dataset (records per
             component, characters per field), so reflection prompts cannot grow without limit.
@@ -314,7 +316,8 @@ class GEPA(Teleprompter):
         this configuration, else from ``probe`` rollouts of the student on training examples (real LM
         calls, at the LMs' prices or ``lm_prices``). ``print(gepa.plan(...))`` gives a short summary."""
         program, predictors, trainset, valset, budget = self._prepare(student, trainset, valset, warn=False)
-        screen = EngineConfig(val_policy=self.val_evaluation_policy).screen_size(len(valset))
+        screen = EngineConfig(val_policy=self.val_evaluation_policy, max_metric_calls=budget,
+                              minibatch_size=self.reflection_minibatch_size).screen_size(len(valset))
         costs: dict[str, Any] = {}
         journal = read_journal(Path(self.log_dir) / JOURNAL) if self.log_dir is not None else None
         if journal is not None and journal.rollouts:

@@ -6,6 +6,9 @@ How it stays deterministic with several proposals in flight:
   proposals are planned and started only right after a commit (proposal 0 is the seed's validation),
   from the state at that moment (:mod:`~dspy_gepa.engine.planner`). So what a proposal sees never
   depends on thread timing; with one in flight this is the paper's loop.
+* A speculative proposal (``staged`` policy) asks before evaluating its child (a ``Confirm`` request); it is
+  answered when the proposal is next to commit, from committed work only, so the answer does not depend on
+  thread timing either.
 * The budget is reserved before work starts (:mod:`~dspy_gepa.engine.ledger`), so
   ``total_metric_calls <= max_metric_calls`` at every instant.
 * Every rollout key runs at most once (:mod:`~dspy_gepa.engine.rollouts`); a resumed run serves recorded

@@ -1,5 +1,5 @@
 """The planner: what the next proposal is (reflective, merge or a final validation), how many proposals
-may be in flight, and when the search stops on its own.
+may be in flight, whether a speculative one may go on, and when the search stops on its own.
 
 Every decision here reads only committed work (the state, the ledger's committed rollouts, the
 :class:`~dspy_gepa.engine.commit.Progress` counters) and the planner's own RNGs, so with any number of
