@@ -70,7 +70,7 @@ def test_render_tables_and_targets(tmp_path):
     # wall 0.6 s, ideal 0.5, 0.2× dspy.GEPA, 0.3× PxN; reaches dspy's 0.4 at 0.4 s = 0.13× dspy's 3 s
     assert "| routing | dspy_gepa.GEPA | 1 | 0.60 | 1.20 | 0.20 | 0.30 | 0.600 | 0.40 s | 0.13 | 2 |" in text
     assert "| routing | dspy.GEPA | 1 | 3.00 | 6.00 | 1.00 | 1.50 | 0.400 | 3.00 s | 1.00 | 2 |" in text
-    assert "| routing | dspy.GEPA + PxN(2, 2) | 1 | 2.00 | 4.00 | 0.67 | 1.00 | 0.300 | never | never | 2 |" in text
+    assert "| routing | dspy.GEPA + PxN(1, 2) | 1 | 2.00 | 4.00 | 0.67 | 1.00 | 0.300 | never | never | 2 |" in text
     assert "| quality | dspy.GEPA | 2 | 2 | 30 | 1.100 | 0 |" in text
     assert "wall-clock ≤ 1.5× ideal bound (every world) | max 1.20× | ✅" in text
     assert "wall-clock ≤ 0.7× dspy.GEPA + PxN (every world) | max 0.30× | ✅" in text
