@@ -77,3 +77,15 @@ def test_the_full_policy_keeps_the_papers_loop():
     assert EngineConfig(val_policy="full").speculative is False
     assert EngineConfig(val_policy="staged").speculative is True
     assert EngineConfig(val_policy="staged", speculative=False).speculative is False
+
+
+@pytest.mark.parametrize("budget,val,small", [(60, 10, True), (100, 20, True), (300, 60, False), (None, 60, False)])
+def test_small_budgets_run_one_proposal_at_a_time(budget, val, small):
+    from dspy_gepa.engine.commit import Progress
+    from dspy_gepa.engine.planner import Planner
+    from dspy_gepa.engine.state import State
+
+    cfg = EngineConfig(max_metric_calls=budget, val_policy="staged", max_concurrent_proposals=4,
+                       adaptive_concurrency=False)
+    planner = Planner(cfg, State(["a"], list(range(val))), None, Progress(), None, 120, list(range(val)))
+    assert planner.concurrency() == (1 if small else 4)
