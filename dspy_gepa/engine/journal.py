@@ -259,7 +259,8 @@ def journal_record(event: ev.Event, codec: Any) -> dict[str, Any] | None:
         return {"type": "rollout", "key": event.key.as_list(), "seq": event.seq, "score": _finite(r.score),
                 "feedback": r.feedback, "error": r.error, "usage": r.usage,
                 "output": codec.encode_output(r.output),
-                "trajectory": codec.encode_trajectory(r.trajectory) if r.trajectory is not None else None}
+                "trajectory": codec.encode_trajectory(r.trajectory) if r.trajectory is not None else None,
+                **({"objectives": r.objectives} if r.objectives else {})}
     if isinstance(event, ev.ReflectionFinished):
         return {"type": "reflection", "seq": event.seq, "parent": event.parent_hash, "components": event.components,
                 "texts": event.new_texts, "error": event.error, "usage": event.usage}
@@ -267,12 +268,14 @@ def journal_record(event: ev.Event, codec: Any) -> dict[str, Any] | None:
         return {"type": "candidate", "idx": event.idx, "hash": event.candidate_hash, "texts": event.candidate,
                 "parents": event.parent_ids, "seq": event.seq, "kind": event.kind, "val_mean": event.val_mean,
                 "discovered_at": event.discovered_at,
-                "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()}}
+                "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()},
+                **({"objectives": event.objective_scores} if event.objective_scores else {})}
     if isinstance(event, ev.UsageRecorded):
         return {"type": "usage", "usage": event.usage, "reason": event.reason}
     if isinstance(event, ev.CandidateValidated):
         return {"type": "validated", "idx": event.idx, "val_mean": event.val_mean,
-                "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()}}
+                "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()},
+                **({"objectives": event.objective_scores} if event.objective_scores else {})}
     if isinstance(event, ev.ProposalCommitted):
         o = event.outcome
         return {"type": "commit", "seq": event.seq, "kind": event.kind, "status": o.status, "reason": o.reason,

@@ -4,10 +4,11 @@ import pytest
 
 from dspy_gepa.engine import EngineConfig
 from dspy_gepa.engine import events as ev
-from dspy_gepa.engine.proposals import Confirm, Evaluate, Plan, Reflect, ReflectionResult, reflective_proposal
+from dspy_gepa.engine.proposals import Confirm, Evaluate, Judge, Plan, Reflect, ReflectionResult, reflective_proposal
+from dspy_gepa.engine.strategies.selection import Verdict
 from dspy_gepa.engine.types import Rollout
 
-from .test_engine import run, summary
+from .fakes import run, summary
 
 
 def _proposal(parent_scores, child_scores, answers):
@@ -22,7 +23,8 @@ def _proposal(parent_scores, child_scores, answers):
     try:
         request = gen.send(answers)
         assert isinstance(request, Evaluate) and request.candidate == {"a": "y"}
-        gen.send([Rollout(s) for s in child_scores])
+        assert isinstance(gen.send([Rollout(s) for s in child_scores]), Judge)
+        gen.send(Verdict(False, "not better"))
     except StopIteration as stop:
         return stop.value
     raise AssertionError("the proposal did not end")
@@ -87,5 +89,5 @@ def test_small_budgets_run_one_proposal_at_a_time(budget, val, small):
 
     cfg = EngineConfig(max_metric_calls=budget, val_policy="staged", max_concurrent_proposals=4,
                        adaptive_concurrency=False)
-    planner = Planner(cfg, State(["a"], list(range(val))), None, Progress(), None, 120, list(range(val)))
+    planner = Planner(cfg, State(["a"], list(range(val))), None, Progress(), None, [{}] * 120, list(range(val)))
     assert planner.concurrency() == (1 if small else 4)
