@@ -12,7 +12,7 @@ import dspy
 from dspy.teleprompt.teleprompt import Teleprompter
 
 from dspy_gepa import _options
-from dspy_gepa._run_dir import BEST_PROGRAM, JOURNAL, STOP_FILE, remove_stale_temp_files, write_atomically
+from dspy_gepa._run_dir import BEST_PROGRAM, JOURNAL, STOP_FILE, write_atomically
 from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits, inputs
 from dspy_gepa.dspy_adapter.feedback import check_metric_signature, metric_name
 from dspy_gepa.dspy_adapter.flex import flex_parts
@@ -375,8 +375,7 @@ class GEPA(Teleprompter):
         this configuration, else from ``probe`` rollouts of the student on training examples (real LM
         calls, at the LMs' prices or ``lm_prices``). ``print(gepa.plan(...))`` gives a short summary."""
         program, predictors, trainset, valset, budget = self._prepare(student, trainset, valset, warn=False)
-        screen = EngineConfig(val_policy=self.val_evaluation_policy, max_metric_calls=budget,
-                              minibatch_size=self.reflection_minibatch_size).screen_size(len(valset))
+        screen = EngineConfig(val_policy=self.val_evaluation_policy).screen_size(len(valset))
         costs: dict[str, Any] = {}
         journal = read_journal(Path(self.log_dir) / JOURNAL) if self.log_dir is not None else None
         if journal is not None and journal.rollouts:
@@ -415,7 +414,6 @@ class _BestProgramSaver:
     def __init__(self, adapter: DspyAdapter, log_dir: Path):
         self.adapter = adapter
         self.path = log_dir / BEST_PROGRAM
-        remove_stale_temp_files(log_dir)
 
     def __call__(self, event: ev.Event) -> None:
         if not isinstance(event, ev.BestChanged):

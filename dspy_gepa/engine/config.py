@@ -138,22 +138,8 @@ class EngineConfig:
             **({"speculative": True} if self.speculative and self.max_concurrent_proposals > 1 else {}),
         }
 
-    #: With a small budget the screen shrinks so that the seed's validation, the final validation and at least
-    #: this many proposals (each validated on the screen) fit; never below ``SMALLEST_SCREEN`` examples.
-    SMALL_BUDGET_PROPOSALS = 5
-    SMALLEST_SCREEN = 3
-
     def screen_size(self, val_size: int) -> int:
-        """Examples a child is screened on before its full validation (``val_size`` means no screen).
-
-        ``staged``: a quarter of the valset, at least ``screen_min``; with a budget too small for that, the
-        largest screen ``s`` leaving room for ``SMALL_BUDGET_PROPOSALS`` proposals of ``2·minibatch + s`` calls
-        beside the seed's validation and the final one (``val_size - s``)."""
+        """Examples a child is screened on before its full validation (``val_size`` means no screen)."""
         if self.val_policy == "full":
             return val_size
-        size = min(val_size, max(self.screen_min, math.ceil(self.screen_fraction * val_size)))
-        if self.max_metric_calls is not None:
-            n = self.SMALL_BUDGET_PROPOSALS
-            room = (self.max_metric_calls - 2 * val_size - 2 * self.minibatch_size * n) // (n - 1)
-            size = max(min(self.SMALLEST_SCREEN, val_size), min(size, room))
-        return size
+        return min(val_size, max(self.screen_min, math.ceil(self.screen_fraction * val_size)))

@@ -24,7 +24,6 @@ changes the state, the ledger and the journal.
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import logging
 import queue
 from collections import deque
@@ -149,19 +148,6 @@ class Engine:
         return run_fingerprint(self.config.fingerprint(), self.seed_candidate, self.trainset, self.valset,
                                self.codec, self.fingerprint_extra)
 
-    def _keep_first_budget(self, records: list[dict[str, Any]]) -> None:
-        """Plan with the budget the journal's first session had. The screen's size and the small-budget rules
-        depend on the budget (:meth:`EngineConfig.screen_size`, :attr:`Planner.small_budget`), so a run resumed
-        with a larger budget replays the recorded proposals as they were planned, then goes on the same way."""
-        first = next((r.get("max_metric_calls") for r in records if r.get("type") == "run_started"), None)
-        if first is None or first == self.config.max_metric_calls:
-            return
-        policy = dataclasses.replace(self.config, max_metric_calls=first)
-        self.ledger.final_reserve = final_reserve(len(self.val_ids), policy.screen_size(len(self.val_ids)))
-        self.planner = Planner(policy, self.state, self.ledger, self.committer.progress, self.merge_book,
-                               self.trainset, self.val_ids)
-        self.judge.state_at = self.planner.view
-
     def _open_journal(self) -> bool:
         if self.log_dir is None:
             return False
@@ -182,7 +168,6 @@ class Engine:
     def run(self) -> EngineResult:
         resumed = self._open_journal()
         journal = self.rollouts.journal
-        self._keep_first_budget(journal.records)
         if resumed:
             logger.info("Resuming from %s: %d recorded rollouts and %d reflections will be replayed without LM "
                         "calls.", self.log_dir, len(journal.rollouts), len(journal.reflections))

@@ -57,14 +57,6 @@ class Planner:
         self.iterations = 0
         size = config.screen_size(len(val_ids))
         self.screen = sorted(random.Random(config.seed + 2).sample(val_ids, size)) if size < len(val_ids) else []
-        budget, mb = config.max_metric_calls, min(config.minibatch_size, len(trainset))
-        search = None if budget is None else budget - 2 * len(val_ids) + size
-        self.small_budget = search is not None and search < self.SMALL_SEARCH * reflective_worst_case(mb, mb, size)
-
-    #: A search budget that pays for fewer than this many worst-case proposals runs them one at a time: with so
-    #: few steps, every rollout spent on a stale or superseded proposal is missed (small-budget cells: noisy 60:10
-    #: 0.277 one at a time vs 0.188 two at a time).
-    SMALL_SEARCH = 8
 
     def concurrency(self) -> int:
         """How many proposals may be in flight now.
@@ -76,8 +68,6 @@ class Planner:
         It is computed from committed proposals only, so it does not depend on thread timing.
         """
         cap = self.config.max_concurrent_proposals
-        if self.small_budget:
-            return 1
         if cap == 1 or not self.config.adaptive_concurrency:
             return cap
         recent = self.progress.recent_outcomes[-self.ADAPT_WINDOW:]

@@ -120,7 +120,7 @@ def test_finished_run_resumed_makes_no_lm_call(tmp_path):
 
 
 def test_resume_with_a_larger_budget_continues(tmp_path):
-    small = optimize(tmp_path, budget=40)  # budget-bound: with 60 the search converges before the budget ends
+    small = optimize(tmp_path, budget=60)
     bigger = optimize(tmp_path, budget=140)
     assert bigger.detailed_results.total_metric_calls > small.detailed_results.total_metric_calls
     assert bigger.detailed_results.candidate_texts[: len(small.detailed_results.candidates)] == \
