@@ -66,8 +66,10 @@ class GEPA(Teleprompter):
             returned program is always one validated on every example.
         max_concurrent_proposals: most proposals in flight at once (1 = the paper's sequential loop); the
             engine runs fewer while most recent proposals are accepted (about one over the acceptance
-            rate). None: ``num_threads // (2 * reflection_minibatch_size)``, at least 1. Results do not
-            depend on thread timing; they do depend on this setting.
+            rate); with the staged policy a proposal evaluates its child only once the ones before it have
+            committed, and is dropped when they took its parent off the front. None: ``num_threads // (2 *
+            reflection_minibatch_size)``, at least 1. Results do not depend on thread timing; they do depend
+            on this setting.
         max_consecutive_failures: unusable reflections in a row before the run stops with an error.
         max_reflective_records / max_reflective_chars: bounds on the reflective dataset (records per
             component, characters per field), so reflection prompts cannot grow without limit.

@@ -1,16 +1,19 @@
 """Side-by-side benchmarks of GEPA optimizers on scripted DSPy tasks with deterministic fake LMs.
 
     python -m benchmarks.compare --suite all                       # everything, every available optimizer
-    python -m benchmarks.compare --suite quality --seeds 10 --budgets 300,600
-    python -m benchmarks.compare --suite latency --optimizers dspy,dspy_gepa
+    python -m benchmarks.compare --suite quality --seeds 10 --budgets 60:10,100,300,600
+    python -m benchmarks.compare --suite latency --optimizers dspy,dspy_pxn,dspy_gepa --latency-repeats 3
     python -m benchmarks.compare --suite overhead --repeats 3
-    python -m benchmarks.compare --report-only                     # rewrite the README table from results/
+    python -m benchmarks.compare --report-only                     # rewrite the README section from results/
 
 Suites (see benchmarks/README.md for what each measures):
-  quality   test score at equal budget over seeds; zero-latency LMs; one process.
-  latency   wall-clock with simulated latency (50 ms task LM, 200 ms reflection LM, 16 threads, budget 300).
+  quality   test score at equal budget over seeds; zero-latency LMs; one process. A budget "B:V" runs budget B
+            on the world regenerated with a validation set of V examples (small budgets need small valsets).
+  latency   wall-clock with simulated latency (50 ms task LM, 200 ms reflection LM, or the world's own profile;
+            16 threads, budget 300); optimizers interleaved seed by seed, repeated --latency-repeats times.
   overhead  zero-latency LMs, valset 300, 3,000 metric calls, each run in its own subprocess: time, peak RSS.
-Every suite also records metric calls used vs max_metric_calls (budget adherence).
+Every suite also records metric calls used vs max_metric_calls (budget adherence), and every run its curve
+(test score of the incumbent against metric calls and seconds), drawn in benchmarks/scripted/results/plots/.
 
 Results are merged into benchmarks/scripted/results/<suite>.json (records of the optimizers/tasks/seeds run now
 replace older ones with the same key; others are kept), then benchmarks/README.md's generated section is rewritten.
@@ -30,9 +33,10 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from benchmarks.scripted import report  # noqa: E402
+from benchmarks.scripted import TASKS, report  # noqa: E402
 from benchmarks.scripted.runner import (  # noqa: E402
     OPTIMIZERS,
+    BudgetSpec,
     current_rss_mb,
     environment,
     make_task,
@@ -46,8 +50,15 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 RESULTS = HERE / "results"
 README = HERE.parent / "README.md"
-TASK_NAMES = ("routing", "pipeline")
+TASK_NAMES = tuple(TASKS)
 RECORD_KEY = ("task", "optimizer", "seed", "budget", "repeat")
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover - not on every platform
+        return None
 
 
 def log(msg: str) -> None:
@@ -106,12 +117,13 @@ def _tasks_info(tasks: list[str], data_seed: int, n_val: int | None = None) -> d
 def suite_quality(args: argparse.Namespace, optimizers: list[str]) -> list[dict[str, Any]]:
     records = []
     for task_name in args.tasks:
-        task = make_task(task_name, args.data_seed)
-        for budget in args.budgets:
+        for spec in args.budgets:
+            task = make_task(task_name, args.data_seed, spec.n_val)
+            budget = spec.budget
             for opt in optimizers:
                 for seed in range(args.seeds):
                     rec = run_one(task, opt, seed=seed, budget=budget, num_threads=args.threads)
-                    rec.update(suite="quality", repeat=0)
+                    rec.update(suite="quality", repeat=0, seed_test_score=task.test_score(_seed_texts(task)))
                     records.append(rec)
                     log(
                         f"quality {task_name} budget={budget} {opt} seed={seed}: test={rec['test_score']:.3f} "
@@ -120,27 +132,37 @@ def suite_quality(args: argparse.Namespace, optimizers: list[str]) -> list[dict[
     return records
 
 
+def _seed_texts(task: Any) -> dict[str, str]:
+    return {n: p.signature.instructions for n, p in task.make_program().named_predictors()}
+
+
 def suite_latency(args: argparse.Namespace, optimizers: list[str]) -> list[dict[str, Any]]:
+    """Optimizers interleaved run by run (same seed back to back), so drifting machine load hits all alike."""
     records = []
-    for task_name in args.tasks:
-        task = make_task(task_name, args.data_seed)
-        for opt in optimizers:
+    for repeat in range(args.latency_repeats):
+        for task_name in args.tasks:
+            task = make_task(task_name, args.data_seed)
             for seed in range(args.latency_seeds):
-                rec = run_one(
-                    task,
-                    opt,
-                    seed=seed,
-                    budget=args.latency_budget,
-                    num_threads=args.threads,
-                    task_latency=args.task_latency,
-                    reflection_latency=args.reflection_latency,
-                )
-                rec.update(suite="latency", repeat=0, ratio_to_ideal=round(rec["wall_time_s"] / rec["ideal_time_s"], 3))
-                records.append(rec)
-                log(
-                    f"latency {task_name} {opt} seed={seed}: {rec['wall_time_s']:.2f}s, ideal {rec['ideal_time_s']:.2f}s "
-                    f"(x{rec['ratio_to_ideal']:.2f}), calls={rec['metric_calls_reported']}/{args.latency_budget}"
-                )
+                for opt in optimizers:
+                    load = load_average()
+                    rec = run_one(
+                        task,
+                        opt,
+                        seed=seed,
+                        budget=args.latency_budget,
+                        num_threads=args.threads,
+                        task_latency=args.task_latency,
+                        reflection_latency=args.reflection_latency,
+                    )
+                    rec.update(suite="latency", repeat=repeat, load_average=load,
+                               ratio_to_ideal=round(rec["wall_time_s"] / rec["ideal_time_s"], 3),
+                               seed_test_score=task.test_score(_seed_texts(task)))
+                    records.append(rec)
+                    log(
+                        f"latency {task_name} {opt} seed={seed} repeat={repeat}: {rec['wall_time_s']:.2f}s, ideal "
+                        f"{rec['ideal_time_s']:.2f}s (x{rec['ratio_to_ideal']:.2f}), test {rec['test_score']:.3f}, "
+                        f"calls={rec['metric_calls_reported']}/{args.latency_budget}, load {load}"
+                    )
     return records
 
 
@@ -224,9 +246,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tasks", type=_csv(str), default=list(TASK_NAMES))
     p.add_argument("--data-seed", type=int, default=0, help="seed of the task instances (data); fixed across runs")
     p.add_argument("--threads", type=int, default=16, help="num_threads given to every optimizer")
-    p.add_argument("--seeds", type=int, default=10, help="quality: optimizer seeds 0..N-1 per task and budget")
-    p.add_argument("--budgets", type=_csv(int), default=[300, 600], help="quality: max_metric_calls values")
-    p.add_argument("--latency-seeds", type=int, default=2)
+    p.add_argument("--seeds", type=int, default=5, help="quality: optimizer seeds 0..N-1 per task and budget")
+    p.add_argument("--budgets", type=_csv(BudgetSpec.parse), default=[BudgetSpec.parse(b) for b in
+                                                                       ("60:10", "100", "300", "600")],
+                   help="quality: max_metric_calls values; B:V runs budget B with a valset of V examples")
+    p.add_argument("--latency-seeds", type=int, default=3)
+    p.add_argument("--latency-repeats", type=int, default=1, help="latency: rounds over every world and seed")
     p.add_argument("--latency-budget", type=int, default=300)
     p.add_argument("--task-latency", type=float, default=0.05, help="seconds per task-LM call")
     p.add_argument("--reflection-latency", type=float, default=0.2, help="seconds per reflection-LM call")
@@ -265,19 +290,23 @@ def main(argv: list[str] | None = None) -> int:
         suites = list(SUITES) if args.suite == "all" else [args.suite]
         for suite in suites:
             t0 = time.perf_counter()
+            load_before = load_average()
             records = SUITES[suite](args, optimizers)
             settings = {
                 k: (str(v) if isinstance(v, Path) else v)
                 for k, v in vars(args).items()
                 if k not in ("overhead_child", "report_only", "no_readme")
             }
+            settings["load_average_before"] = load_before
+            settings["budgets"] = [str(b) for b in args.budgets]
+            settings["load_average_after"] = load_average()
             settings["tasks_info"] = _tasks_info(args.tasks, args.data_seed)
             if suite == "overhead":
                 settings["tasks_info_overhead"] = _tasks_info(args.tasks, args.data_seed, args.overhead_val)
             path = save_results(suite, records, settings, args.results_dir)
             log(f"{suite}: {len(records)} runs in {time.perf_counter() - t0:.0f}s -> {path}")
     if not args.no_readme:
-        report.write_readme(args.readme, report.render(args.results_dir))
+        report.write_readme(args.readme, report.render(args.results_dir, plots=True))
         log(f"wrote {args.readme}")
     return 0
 

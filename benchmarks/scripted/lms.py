@@ -17,8 +17,10 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import re
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -54,6 +56,50 @@ class StepSpec:
     rule_limit: int
 
 
+#: Seconds an LM call takes: a constant, or a function of the call (see :class:`LogNormalLatency`).
+Latency = float | Callable[[ScriptedCall], float]
+
+
+@dataclass(frozen=True)
+class LogNormalLatency:
+    """Log-normal per-call latency, a pure function of the prompt (the same call always takes as long, so a
+    run's timing is repeatable); the tail is cut at ``max_sigmas`` standard deviations."""
+
+    median: float
+    sigma: float
+    salt: str = ""
+    max_sigmas: float = 3.5
+
+    def __call__(self, call: ScriptedCall) -> float:
+        u = prompt_rng(call, "latency" + self.salt).random()
+        z = statistics.NormalDist().inv_cdf(min(max(u, 1e-12), 1 - 1e-12))
+        return self.median * math.exp(self.sigma * max(-self.max_sigmas, min(self.max_sigmas, z)))
+
+
+@dataclass(frozen=True)
+class LatencyProfile:
+    """A world's own latency model: real-world seconds divided by ``time_scale`` (the simulation runs that
+    much faster than the world it models; every reported time is simulated seconds)."""
+
+    task_median_s: float
+    task_sigma: float
+    reflection_median_s: float
+    reflection_sigma: float
+    time_scale: float
+
+    @property
+    def task(self) -> LogNormalLatency:
+        return LogNormalLatency(self.task_median_s / self.time_scale, self.task_sigma, "task")
+
+    @property
+    def reflection(self) -> LogNormalLatency:
+        return LogNormalLatency(self.reflection_median_s / self.time_scale, self.reflection_sigma, "reflection")
+
+
+def latency_of(latency: Latency, call: ScriptedCall) -> float:
+    return latency(call) if callable(latency) else latency
+
+
 def task_responder(steps: list[StepSpec]) -> Callable[[ScriptedCall], dict[str, str]]:
     by_output = {s.output_field: s for s in steps}
 
@@ -75,7 +121,7 @@ def task_responder(steps: list[StepSpec]) -> Callable[[ScriptedCall], dict[str, 
     return respond
 
 
-def make_task_lm(steps: list[StepSpec], *, latency: float = 0.0) -> dspy.LM:
+def make_task_lm(steps: list[StepSpec], *, latency: Latency = 0.0) -> dspy.LM:
     return scripted_lm(task_responder(steps), "scripted/task", latency=latency)
 
 
@@ -146,5 +192,5 @@ class ReflectionPolicy:
         }
 
 
-def make_reflection_lm(policy: ReflectionPolicy, *, latency: float = 0.0) -> dspy.LM:
+def make_reflection_lm(policy: ReflectionPolicy, *, latency: Latency = 0.0) -> dspy.LM:
     return scripted_lm(policy.respond, "scripted/reflection", latency=latency)

@@ -25,13 +25,14 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dspy
 
-from .lms import ReflectionPolicy, StepSpec, make_reflection_lm, make_task_lm
+from .lms import Latency, LatencyProfile, ReflectionPolicy, StepSpec, make_reflection_lm, make_task_lm
 from .rules import hint_line, make_instruction
 
 HINT_KINDS = (("full", 0.60), ("vague", 0.25), ("misleading", 0.15))
@@ -80,13 +81,13 @@ def _zipf(n: int, s: float) -> list[float]:
     return [x / total for x in w]
 
 
-def _pick_kind(rng: random.Random) -> str:
+def _pick_kind(rng: random.Random, kinds: tuple[tuple[str, float], ...] = HINT_KINDS) -> str:
     x = rng.random()
-    for kind, p in HINT_KINDS:
+    for kind, p in kinds:
         if x < p:
             return kind
         x -= p
-    return HINT_KINDS[-1][0]
+    return kinds[-1][0]
 
 
 def _sentence(rng: random.Random, key: str, n_filler: int = 7) -> str:
@@ -122,14 +123,27 @@ class Task:
     oracle_expected: float
     lm_calls_per_rollout: int
     info: dict = field(default_factory=dict)
+    #: Scores the test split (the true quality); None: ``metric``. A noisy world's metric is noisy, its test is not.
+    true_metric: Callable | None = None
+    #: Imperfections of the fake reflection LM (``ReflectionPolicy`` fields); empty: the defaults.
+    reflection_imperfections: dict = field(default_factory=dict)
+    #: The world's own latency model (:class:`LatencyProfile`); None: the latency suite's constant latencies.
+    latency_profile: LatencyProfile | None = None
+    test_scores: dict = field(default_factory=dict, repr=False)
 
-    def task_lm(self, latency: float = 0.0) -> dspy.LM:
+    def task_lm(self, latency: Latency = 0.0) -> dspy.LM:
         return make_task_lm(self.steps, latency=latency)
 
     def reflection_policy(self) -> ReflectionPolicy:
-        return ReflectionPolicy(caps=dict(self.caps))
+        return ReflectionPolicy(caps=dict(self.caps), **self.reflection_imperfections)
 
-    def reflection_lm(self, latency: float = 0.0, policy: ReflectionPolicy | None = None) -> dspy.LM:
+    def latencies(self, task_latency: float, reflection_latency: float) -> tuple[Latency, Latency]:
+        """Per-call latencies of the task and reflection LMs: the world's profile if it has one, else constants."""
+        if self.latency_profile is None:
+            return task_latency, reflection_latency
+        return self.latency_profile.task, self.latency_profile.reflection
+
+    def reflection_lm(self, latency: Latency = 0.0, policy: ReflectionPolicy | None = None) -> dspy.LM:
         return make_reflection_lm(policy or self.reflection_policy(), latency=latency)
 
     def with_instructions(self, instructions: dict[str, str]) -> dspy.Module:
@@ -139,14 +153,22 @@ class Task:
                 pred.signature = pred.signature.with_instructions(instructions[name])
         return program
 
+    def test_score(self, instructions: dict[str, str]) -> float:
+        """:meth:`score` on the test split of the program with these instructions (memoized: runs share it)."""
+        key = tuple(sorted(instructions.items()))
+        if key not in self.test_scores:
+            self.test_scores[key] = self.score(self.with_instructions(instructions), self.testset)
+        return self.test_scores[key]
+
     def score(self, program: dspy.Module, dataset: list[dspy.Example]) -> float:
         """Mean metric score of ``program`` on ``dataset`` with a zero-latency task LM (not counted anywhere)."""
         lm = self.task_lm()
+        metric = self.true_metric or self.metric
         total = 0.0
         with dspy.context(lm=lm):
             for ex in dataset:
                 pred = program(**ex.inputs())
-                total += float(self.metric(ex, pred).score)
+                total += float(metric(ex, pred).score)
         return total / len(dataset)
 
 
@@ -159,13 +181,17 @@ ROUTING_TASK = "Route the ticket to the queue given by the rule whose code word 
 
 
 class Router(dspy.Module):
-    def __init__(self, instruction: str):
+    def __init__(self, instruction: str, tag_instruction: bool = False):
         super().__init__()
         self.route = dspy.Predict(dspy.Signature("ticket -> queue", instruction))
+        self.tag_instruction = tag_instruction
 
     def forward(self, ticket: str) -> dspy.Prediction:
         FORWARD_CALLS.incr()
-        return self.route(ticket=ticket)
+        pred = self.route(ticket=ticket)
+        if self.tag_instruction:  # lets a noisy metric score the same answer differently per candidate; private,
+            pred._instruction_key = zlib.crc32(self.route.signature.instructions.encode())  # so not an output
+        return pred
 
 
 def routing_metric(gold, pred, trace=None, pred_name=None, pred_trace=None) -> dspy.Prediction:
@@ -174,6 +200,23 @@ def routing_metric(gold, pred, trace=None, pred_name=None, pred_trace=None) -> d
         return dspy.Prediction(score=1.0, feedback=f"Correct: the ticket belongs in {gold.queue}.")
     fb = _feedback(gold.hint_kind, "route", gold.code, gold.queue, ROUTING_QUEUES, got, gold.ticket)
     return dspy.Prediction(score=0.0, feedback=fb)
+
+
+def make_noisy_metric(metric: Callable, flip: float, jitter: float) -> Callable:
+    """``metric`` with judge noise: per (example, candidate) the verdict flips with probability ``flip`` and the
+    score moves up to ``jitter`` toward the other end, so the same answer gets different scores from different
+    candidates (deterministically: a rollout scored again gets the same score). The feedback stays truthful."""
+
+    def noisy_metric(gold, pred, trace=None, pred_name=None, pred_trace=None) -> dspy.Prediction:
+        base = metric(gold, pred, trace, pred_name, pred_trace)
+        rng = random.Random(f"{gold.ticket}/{getattr(pred, '_instruction_key', 0)}")
+        right = base.score >= 1.0
+        if rng.random() < flip:
+            right = not right
+        shift = rng.uniform(0.0, jitter)
+        return dspy.Prediction(score=1.0 - shift if right else shift, feedback=base.feedback)
+
+    return noisy_metric
 
 
 def make_routing(
@@ -185,18 +228,26 @@ def make_routing(
     n_categories: int = 36,
     skew: float = 0.9,
     cap: int = 10,
+    name: str = "routing",
+    seed_ranks: tuple[int, ...] = (2, 7),
+    hint_kinds: tuple[tuple[str, float], ...] = HINT_KINDS,
+    noise: tuple[float, float] | None = None,
+    reflection_imperfections: dict | None = None,
+    latency_profile: LatencyProfile | None = None,
 ) -> Task:
-    rng = random.Random(f"routing-{data_seed}")
+    """One predictor routing tickets by code-word rules; the keywords make the variants (see the module doc)."""
+    rng = random.Random(f"{name}-{data_seed}")
     codes = _code_words(rng, n_categories)
     queue_of = {c: rng.choice(ROUTING_QUEUES) for c in codes}
     weights = _zipf(n_categories, skew)
-    seed_rules = {codes[2]: queue_of[codes[2]], codes[7]: queue_of[codes[7]]}
+    seed_rules = {codes[r]: queue_of[codes[r]] for r in seed_ranks}
     seed = make_instruction("route", ROUTING_TASK, seed_rules)
 
     def draw(n: int) -> list[dspy.Example]:
         out = []
         for code in rng.choices(codes, weights, k=n):
-            ex = dspy.Example(ticket=_sentence(rng, code), queue=queue_of[code], code=code, hint_kind=_pick_kind(rng))
+            ex = dspy.Example(ticket=_sentence(rng, code), queue=queue_of[code], code=code,
+                              hint_kind=_pick_kind(rng, hint_kinds))
             out.append(ex.with_inputs("ticket"))
         return out
 
@@ -204,20 +255,27 @@ def make_routing(
     freq = Counter(ex.code for ex in test)
     best = [c for c, _ in sorted(freq.items(), key=lambda kv: (-kv[1], codes.index(kv[0])))[:cap]]
     oracle = make_instruction("route", ROUTING_TASK, {c: queue_of[c] for c in best})
+    metric = make_noisy_metric(routing_metric, *noise) if noise else routing_metric
+    description = f"1 predictor, {n_categories} Zipf({skew}) categories, rule cap {cap}"
+    if noise:
+        description += f", judge noise (flip {noise[0]:.0%}, jitter {noise[1]})"
     return Task(
-        name="routing",
-        description=f"1 predictor, {n_categories} Zipf({skew}) categories, rule cap {cap}",
-        make_program=lambda: Router(seed),
+        name=name,
+        description=description,
+        make_program=lambda: Router(seed, tag_instruction=noise is not None),
         trainset=train,
         valset=val,
         testset=test,
-        metric=routing_metric,
+        metric=metric,
         steps=[StepSpec("route", "queue", "ticket", cap)],
         caps={"route": cap},
         oracle_instructions={"route": oracle},
         oracle_expected=sum(freq[c] for c in best) / n_test,
         lm_calls_per_rollout=1,
         info={"data_seed": data_seed, "categories": n_categories, "skew": skew, "caps": {"route": cap}},
+        true_metric=routing_metric if noise else None,
+        reflection_imperfections=dict(reflection_imperfections or {}),
+        latency_profile=latency_profile,
     )
 
 
@@ -361,4 +419,187 @@ def make_pipeline(
     )
 
 
-TASKS: dict[str, Callable[..., Task]] = {"routing": make_routing, "pipeline": make_pipeline}
+# --------------------------------------------------------------------------------------------------
+# chain: any number of predictors, each mapping the previous one's answer on
+# --------------------------------------------------------------------------------------------------
+
+CHAIN_LABELS = ["urgent", "routine", "legal", "finance", "safety", "archive", "press", "audit"]
+
+
+class Chain(dspy.Module):
+    """``stages[i]`` maps its input field to its output field; the first reads the report."""
+
+    def __init__(self, stages: list[StepSpec], instructions: list[str]):
+        super().__init__()
+        self.order = [s.name for s in stages]
+        for spec, text in zip(stages, instructions, strict=True):
+            setattr(self, spec.name, dspy.Predict(dspy.Signature(f"{spec.input_field} -> {spec.output_field}", text)))
+        self.fields = [(s.input_field, s.output_field) for s in stages]
+
+    def forward(self, report: str) -> dspy.Prediction:
+        FORWARD_CALLS.incr()
+        value, out = report, {}
+        for name, (inp, outp) in zip(self.order, self.fields, strict=True):
+            value = getattr(self, name)(**{inp: value})[outp]
+            out[outp] = value
+        return dspy.Prediction(**out)
+
+
+def make_chain_metric(stages: list[StepSpec], domains: list[list[str]]) -> Callable:
+    """Score: the fraction of stages that answered right. Feedback per predictor (``pred_name``), all when None."""
+
+    def chain_metric(gold, pred, trace=None, pred_name=None, pred_trace=None) -> dspy.Prediction:
+        right, parts = 0, []
+        for i, spec in enumerate(stages):
+            got = str(getattr(pred, spec.output_field, "") or "").strip().lower()
+            want = gold.chain[i + 1]
+            ok = got == want
+            right += ok
+            if pred_name not in (None, spec.name):
+                continue
+            if ok:
+                parts.append(f"{spec.name}: correct {want}.")
+                continue
+            received = gold.chain[i] if i == 0 else str(getattr(pred, stages[i - 1].output_field, "") or "")
+            prefix = "" if received == gold.chain[i] else f"received '{received}' instead of {gold.chain[i]}. "
+            fb = _feedback(gold.stage_hints[i], spec.name, gold.chain[i], want, domains[i + 1], got, f"{gold.report}/{i}")
+            parts.append(f"{spec.name}: {prefix}{fb}")
+        return dspy.Prediction(score=right / len(stages), feedback=" ".join(parts))
+
+    return chain_metric
+
+
+def make_chain(
+    data_seed: int = 0,
+    *,
+    name: str = "multi",
+    sizes: tuple[int, ...] = (30, 14, 8, 6, 4),
+    caps: tuple[int, ...] = (7, 5, 4, 3),
+    skew: float = 0.9,
+    n_train: int = 120,
+    n_val: int = 60,
+    n_test: int = 300,
+    reflection_imperfections: dict | None = None,
+    latency_profile: LatencyProfile | None = None,
+) -> Task:
+    """``len(caps)`` predictors in a chain: stage ``i`` maps a word of domain ``i`` (``sizes[i]`` words; the first
+    Zipf-skewed, found in the report) to one of domain ``i + 1`` by rules, reading at most ``caps[i]`` rules. The
+    seed knows one rule per stage. Best reachable: each stage keeps the rules of its most frequent inputs among the
+    examples whose earlier stages are right (greedy, stage by stage; computed exactly on the test split)."""
+    rng = random.Random(f"{name}-{data_seed}")
+    n_stages = len(caps)
+    words = _code_words(rng, sum(sizes[:-1]))
+    domains, start = [], 0
+    for size in sizes[:-1]:
+        domains.append(words[start:start + size])
+        start += size
+    domains.append(CHAIN_LABELS[: sizes[-1]])
+    maps = [{w: rng.choice(domains[i + 1]) for w in domains[i]} for i in range(n_stages)]
+    stage_names = ["decode", "classify", "prioritize", "assign", "escalate", "notify"][:n_stages]
+    fields = ["report", "entity", "category", "priority", "team", "level", "channel"]
+    stages = [StepSpec(stage_names[i], fields[i + 1], fields[i], caps[i]) for i in range(n_stages)]
+    weights = _zipf(sizes[0], skew)
+
+    def chain_values(key: str) -> list[str]:
+        values = [key]
+        for i in range(n_stages):
+            values.append(maps[i][values[-1]])
+        return values
+
+    def draw(n: int) -> list[dspy.Example]:
+        out = []
+        for key in rng.choices(domains[0], weights, k=n):
+            report = _sentence(rng, key)
+            ex = dspy.Example(report=report, chain=chain_values(key), stage_hints=[_pick_kind(rng) for _ in stages])
+            out.append(ex.with_inputs("report"))
+        return out
+
+    train, val, test = draw(n_train), draw(n_val), draw(n_test)
+    seed_key = domains[0][1]
+    seed_values = chain_values(seed_key)
+    seeds = [make_instruction(s.name, f"Map the {s.input_field} to its {s.output_field} by its rule; else answer "
+                              "unknown.", {seed_values[i]: seed_values[i + 1]}) for i, s in enumerate(stages)]
+    alive = list(test)
+    oracle_rules: list[dict[str, str]] = []
+    credit = 0.0
+    for i in range(n_stages):
+        freq = Counter(ex.chain[i] for ex in alive)
+        keep = [w for w, _ in sorted(freq.items(), key=lambda kv: (-kv[1], kv[0]))[: caps[i]]]
+        oracle_rules.append({w: maps[i][w] for w in keep})
+        alive = [ex for ex in alive if ex.chain[i] in keep]
+        credit += len(alive)
+    oracle = {s.name: make_instruction(s.name, f"Map the {s.input_field} to its {s.output_field} by its rule; "
+                                       "else answer unknown.", oracle_rules[i]) for i, s in enumerate(stages)}
+    return Task(
+        name=name,
+        description=f"{n_stages} predictors in a chain (first input {sizes[0]} Zipf({skew}) words; caps "
+        f"{'/'.join(map(str, caps))})",
+        make_program=lambda: Chain(stages, seeds),
+        trainset=train,
+        valset=val,
+        testset=test,
+        metric=make_chain_metric(stages, domains),
+        steps=stages,
+        caps={s.name: s.rule_limit for s in stages},
+        oracle_instructions=oracle,
+        oracle_expected=credit / (n_test * n_stages),
+        lm_calls_per_rollout=n_stages,
+        info={"data_seed": data_seed, "sizes": list(sizes), "skew": skew, "caps": {s.name: s.rule_limit
+                                                                                for s in stages}},
+        reflection_imperfections=dict(reflection_imperfections or {}),
+        latency_profile=latency_profile,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# the worlds
+# --------------------------------------------------------------------------------------------------
+
+#: Real-world latencies (seconds) of the ``heavytail`` world, run 40 times faster: a task-LM call has a 2 s median
+#: (50 ms simulated) and a heavy tail (sigma 0.8: one call in a hundred takes over 12 s), a reflection a 12 s median
+#: (300 ms simulated).
+REALISTIC_LATENCY = LatencyProfile(task_median_s=2.0, task_sigma=0.8, reflection_median_s=12.0,
+                                   reflection_sigma=0.5, time_scale=40.0)
+
+
+def make_sparse(data_seed: int = 0, **kw) -> Task:
+    """Rare improvements: the seed knows the head, hints are mostly vague or wrong, reflection often breaks rules."""
+    return make_routing(data_seed, name="sparse", n_categories=40, skew=1.1, cap=10, seed_ranks=(0, 1, 2),
+                        hint_kinds=(("full", 0.3), ("vague", 0.45), ("misleading", 0.25)),
+                        reflection_imperfections={"p_forget": 0.4, "p_garble": 0.35}, **kw)
+
+
+def make_noisy(data_seed: int = 0, **kw) -> Task:
+    """A noisy judge: a verdict flips one time in eight and scores jitter by up to 0.35 (test scored noise-free)."""
+    return make_routing(data_seed, name="noisy", noise=(0.125, 0.35), **kw)
+
+
+def make_longtail(data_seed: int = 0, **kw) -> Task:
+    """Most of the gain in rare rules: 90 flat-Zipf categories, the seed knows the 5 most frequent, cap 40."""
+    return make_routing(data_seed, name="longtail", n_categories=90, skew=0.4, cap=40, n_train=200,
+                        seed_ranks=(0, 1, 2, 3, 4), **kw)
+
+
+def make_multi(data_seed: int = 0, **kw) -> Task:
+    """Four predictors in a chain, each with rules of its own revealed by per-predictor feedback."""
+    return make_chain(data_seed, name="multi", **kw)
+
+
+def make_heavytail(data_seed: int = 0, **kw) -> Task:
+    """Three predictors in a chain with realistic log-normal latencies (:data:`REALISTIC_LATENCY`)."""
+    return make_chain(data_seed, name="heavytail", sizes=(24, 10, 6, 4), caps=(8, 5, 3),
+                      latency_profile=REALISTIC_LATENCY, **kw)
+
+
+TASKS: dict[str, Callable[..., Task]] = {
+    "routing": make_routing,
+    "pipeline": make_pipeline,
+    "sparse": make_sparse,
+    "noisy": make_noisy,
+    "multi": make_multi,
+    "longtail": make_longtail,
+    "heavytail": make_heavytail,
+}
+#: Worlds the search defaults were tuned on; the others only report (never tuned on).
+TUNING_WORLDS = ("routing", "pipeline", "sparse", "noisy")
+REPORTING_WORLDS = ("multi", "longtail", "heavytail")

@@ -187,7 +187,7 @@ class Committer:
         elif plan.kind == "reflective":
             progress.unpaid.append(f"proposal {plan.seq}: {outcome.status}: {outcome.reason}")
             progress.unpaid_failures += not outcome.usable
-        if plan.kind != "reflective":
+        if plan.kind != "reflective" or outcome.status == "superseded":
             return
         progress.recent_outcomes.append(new_idx is not None)
         # A proposal skipped for a perfect minibatch asked the reflection LM nothing: it neither counts as a

@@ -89,6 +89,9 @@ class EngineConfig:
     val_policy: str = "full"
     screen_fraction: float = 0.25
     screen_min: int = 10
+    #: Speculative proposals (:meth:`Planner.still_valid`). None: on with the ``staged`` policy, off with ``full``,
+    #: so that ``full`` stays what it was (the paper's loop with one proposal in flight).
+    speculative: bool | None = None
     stop_callbacks: Sequence[Callable[..., bool]] = ()
     #: gepa-style strategy objects (``gepa_kwargs``); None: the built-in behaviour (see ``strategies``).
     frontier_type: str = "instance"
@@ -110,6 +113,8 @@ class EngineConfig:
             raise ConfigurationError(f"screen_fraction must be in (0, 1], not {self.screen_fraction!r}.")
         check_positive_number("max_cost", self.max_cost, " of US dollars")
         check_positive_int("max_metric_calls", self.max_metric_calls, allow_none=True)
+        if self.speculative is None:
+            self.speculative = self.val_policy == "staged"
 
     def fingerprint(self) -> dict[str, Any]:
         return {
@@ -129,6 +134,8 @@ class EngineConfig:
             "adaptive_concurrency": self.adaptive_concurrency,
             "val_policy": self.val_policy if self.val_policy == "full"
             else f"{self.val_policy}:{self.screen_fraction}:{self.screen_min}",
+            # Speculation changes nothing with one proposal in flight (journals of 0.1 have no such key).
+            **({"speculative": True} if self.speculative and self.max_concurrent_proposals > 1 else {}),
         }
 
     def screen_size(self, val_size: int) -> int:

@@ -6,6 +6,9 @@ How it stays deterministic with several proposals in flight:
   proposals are planned and started only right after a commit (proposal 0 is the seed's validation),
   from the state at that moment (:mod:`~dspy_gepa.engine.planner`). So what a proposal sees never
   depends on thread timing; with one in flight this is the paper's loop.
+* A speculative proposal (``staged`` policy) asks before evaluating its child (a ``Confirm`` request); it is
+  answered when the proposal is next to commit, from committed work only, so the answer does not depend on
+  thread timing either.
 * The budget is reserved before work starts (:mod:`~dspy_gepa.engine.ledger`), so
   ``total_metric_calls <= max_metric_calls`` at every instant.
 * Every rollout key runs at most once (:mod:`~dspy_gepa.engine.rollouts`); a resumed run serves recorded
@@ -41,6 +44,7 @@ from dspy_gepa.engine.ledger import Ledger, final_reserve
 from dspy_gepa.engine.merge import MergeBook
 from dspy_gepa.engine.planner import Planner
 from dspy_gepa.engine.proposals import (
+    Confirm,
     Evaluate,
     Judge,
     Plan,
@@ -127,6 +131,7 @@ class Engine:
 
         self.runs: dict[int, Run] = {}
         self.finished: dict[int, Run] = {}
+        self.parked: dict[int, Run] = {}
         self.next_seq = 0
         self.next_commit = 0
         self.pending: Plan | None = None
@@ -318,6 +323,13 @@ class Engine:
                 self.rollouts.request(run, request)
             elif isinstance(request, Reflect):
                 self.reflector.request(run, request)
+            elif isinstance(request, Confirm):
+                # Proposals of one group were planned together on purpose (a sampling strategy) and are judged
+                # together: they go on at once.
+                if not self.config.speculative or run.plan.group is not None or run.plan.seq == self.next_commit:
+                    self._ready.append((run, run.plan.group is not None or self.planner.still_valid(run.plan)))
+                else:
+                    self.parked[run.plan.seq] = run  # answered when it is next to commit
             elif isinstance(request, Judge):
                 self._ready.extend(self.judge.arrived(run, request.proposal))
             else:  # pragma: no cover - a programming error in a proposal
@@ -332,6 +344,9 @@ class Engine:
             del self.runs[run.plan.seq]
             self.ledger.release(run.plan)
             self.next_commit += 1
+            head = self.parked.pop(self.next_commit, None)
+            if head is not None:
+                self._ready.append((head, self.planner.still_valid(head.plan)))
             self._try_start()
 
     def _try_start(self) -> None:

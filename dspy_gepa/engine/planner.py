@@ -1,5 +1,5 @@
 """The planner: what the next proposal is (reflective, merge or a final validation), how many proposals
-may be in flight, and when the search stops on its own.
+may be in flight, whether a speculative one may go on, and when the search stops on its own.
 
 Every decision here reads only committed work (the state, the ledger's committed rollouts, the
 :class:`~dspy_gepa.engine.commit.Progress` counters) and the planner's own RNGs, so with any number of
@@ -121,9 +121,22 @@ class Planner:
         group, size = self.group if self.group is not None else (None, 1)
         return Plan(seq=seq, kind="reflective", iteration=self.iterations - 1, parent_ids=[parent],
                     candidate=dict(state.candidates[parent]), minibatch=minibatch, components=components,
+                    pool_size=len(state.candidates),
                     parent_val_scores=[dict(state.val_scores[parent])], **self._validation_snapshot(),
                     reservation=reflective_worst_case(uncached, len(set(minibatch)), self._validation_size()),
                     group=group, group_size=size)
+
+    def still_valid(self, plan: Plan) -> bool:
+        """Whether a speculative proposal, about to evaluate its child, may go on.
+
+        With ``speculative`` search, proposals run their parent's rollouts and reflection while earlier ones
+        are in flight, and wait to evaluate their child until every earlier proposal has committed. If a
+        candidate was added meanwhile and the proposal's parent is no longer among the candidates parents
+        are drawn from, the proposal is superseded: it would spend its child's rollouts on a lineage the
+        search has left. Called when the proposal is next to commit, so it reads committed work only."""
+        if not self.config.speculative or len(self.state.candidates) == plan.pool_size:
+            return True
+        return plan.parent_ids[0] in self.state.pareto_candidates()
 
     def _plan_merge(self, seq: int) -> Plan | None:
         state, cfg, book = self.state, self.config, self.merge_book

@@ -40,6 +40,13 @@ class Reflect:
 
 
 @dataclass
+class Confirm:
+    """Request: may this proposal go on to evaluate its child? Answered ``True`` at once, or — for a
+    speculative proposal (see :meth:`~dspy_gepa.engine.planner.Planner.still_valid`) — when every proposal
+    before it has committed: ``False`` when one of them changed the front it was planned from."""
+
+
+@dataclass
 class Judge:
     """Request: may this child go on to validation? Answered with a
     :class:`~dspy_gepa.engine.strategies.selection.Verdict` by the acceptance criterion, or by the selection
@@ -75,9 +82,10 @@ class Plan:
     iteration: int = 0  # the search iteration it belongs to (gepa's state.i)
     group: int | None = None  # the seq of the first proposal planned with it in one iteration, if any
     group_size: int = 1
+    pool_size: int = 0  # candidates in the pool when it was planned (Planner.still_valid)
 
 
-ProposalGen = Generator[Evaluate | Reflect | Judge, Any, ProposalOutcome]
+ProposalGen = Generator[Evaluate | Reflect | Confirm | Judge, Any, ProposalOutcome]
 
 
 @dataclass
@@ -132,6 +140,9 @@ def reflective_proposal(
     if known_candidates(child):
         return ProposalOutcome("duplicate", "the proposed candidate is already in the pool or was tried before",
                                parent_scores=parent_scores, components=components)
+    if not (yield Confirm()):
+        return ProposalOutcome("superseded", "a candidate accepted while this proposal was in flight took its "
+                               "parent off the front", parent_scores=parent_scores, components=components)
     child_rollouts = yield Evaluate(child, "train", plan.minibatch)
     child_scores = [r.score for r in child_rollouts]
     verdict = yield Judge(ProposalView(child, list(plan.parent_ids), list(plan.minibatch), parent_scores, child_scores,

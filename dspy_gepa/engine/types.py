@@ -84,6 +84,7 @@ class EvaluationBatch:
 class ProposalOutcome:
     """How one proposal ended. ``status`` is one of: seed, accepted, rejected (minibatch),
     screened_out (validation screen), skipped_perfect, reflection_failed, unchanged, duplicate,
+    superseded (a speculative proposal whose parent left the front before its child was evaluated),
     merge_accepted, merge_rejected, validated (a screened candidate's final validation)."""
 
     status: str
