@@ -1,0 +1,203 @@
+"""``RayBackend``: rollouts as Ray tasks, on a local Ray instance or a remote cluster.
+
+What runs where. Per candidate, the adapter's runner for it (``adapter.remote_runner(candidate)``: for a
+DSPy program, the built program with the candidate's instructions, the metric, the driver's LM settings
+and prices) is put in Ray's object store once; each rollout is a task that takes the runner from the
+store (deserialized once per worker process, then kept) and runs one example. LM usage and cost are
+recorded by the runner on the worker and come back inside each :class:`Rollout`, so the driver accounts
+for them exactly as it does for threads. Everything else — the budget, the journal, events, the commit
+order — stays on the driver. Ray is imported only when this backend starts (``pip install
+'dspy-gepa[ray]'``).
+
+Faults. A task whose worker process dies (killed, out of memory, node lost) is retried by Ray up to
+``max_retries`` times: the rollout's result arrives once, and the ledger, which counted the rollout when it
+was dispatched, does not count the retry. LM calls the lost attempt had not finished never reported any
+usage, so they are not in the totals. A rollout that keeps losing its worker stops the run with an
+:class:`~dspy_gepa.exceptions.InfrastructureError`; the journal keeps everything finished, and running
+again with the same ``log_dir`` resumes (on any backend).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from concurrent.futures import Future
+from typing import Any
+
+from dspy_gepa._redact import redact
+from dspy_gepa.engine.backends._base import Backend, Job, rollout_of
+from dspy_gepa.engine.types import Candidate, EvaluationBatch, candidate_hash
+from dspy_gepa.exceptions import ConfigurationError, InfrastructureError
+
+logger = logging.getLogger(__name__)
+
+#: Runners a worker process keeps deserialized (the candidates of the proposals in flight).
+_KEPT_ON_WORKER = 8
+#: Candidates whose runner the driver keeps in the object store.
+_KEPT_ON_DRIVER = 32
+
+_worker_runners: OrderedDict[str, Any] = OrderedDict()
+
+
+class BoundAdapter:
+    """The runner of an adapter without ``remote_runner``: the whole adapter (which must pickle) and the
+    candidate."""
+
+    def __init__(self, adapter: Any, candidate: Candidate):
+        self.adapter = adapter
+        self.candidate = candidate
+
+    def evaluate(self, batch: list[Any], capture_traces: bool) -> EvaluationBatch:
+        return self.adapter.evaluate(batch, self.candidate, capture_traces=capture_traces)
+
+
+def runner_for(adapter: Any, candidate: Candidate) -> Any:
+    make = getattr(adapter, "remote_runner", None)
+    return make(candidate) if callable(make) else BoundAdapter(adapter, candidate)
+
+
+def _load_runner(box: list) -> Any:
+    import ray
+
+    key = box[0].hex()
+    runner = _worker_runners.get(key)
+    if runner is None:
+        runner = _worker_runners[key] = ray.get(box[0])
+        while len(_worker_runners) > _KEPT_ON_WORKER:
+            _worker_runners.popitem(last=False)
+    return runner
+
+
+def _rollout_on_worker(box: list, example: Any, capture_traces: bool) -> Any:
+    """A Ray task: one rollout. The runner's reference travels inside a list so that Ray passes the
+    reference itself and the worker fetches and deserializes the runner only the first time it sees it."""
+    return rollout_of(_load_runner(box).evaluate([example], capture_traces))
+
+
+def _probe_worker(box: list) -> None:
+    """A Ray task: can a worker import this package and load a runner?"""
+    _load_runner(box)
+
+
+class RayBackend(Backend):
+    """Runs rollouts as Ray tasks.
+
+    ``address``: None starts a local Ray instance (unless this process already called ``ray.init``, whose
+    cluster is then used); ``"auto"`` joins the cluster started on this machine with ``ray start``;
+    ``"ray://host:10001"`` connects to a remote cluster through Ray Client. ``ray_init_kwargs`` go to
+    ``ray.init`` as they are, e.g. ``runtime_env={"env_vars": {"OPENAI_API_KEY": ...}}`` to give workers
+    credentials (they are never logged). A Ray instance this backend started is shut down when the run ends.
+    ``max_retries``: attempts Ray makes again at a rollout whose worker died.
+
+    At most ``num_threads`` rollouts are submitted to Ray at once: set it to about the cluster's CPUs.
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, *, max_retries: int = 3, **ray_init_kwargs: Any):
+        super().__init__()
+        self.address = address
+        self.max_retries = max_retries
+        self.ray_init_kwargs = ray_init_kwargs
+        self._ray: Any = None
+        self._owns_ray = False
+        self._remote: Any = None
+        self._refs: OrderedDict[str, Any] = OrderedDict()
+        self._in_flight: dict[Job, Any] = {}
+
+    def __repr__(self) -> str:  # never shows ray_init_kwargs: a runtime_env may hold credentials
+        return f"RayBackend(address={self.address!r})"
+
+    def start(self, adapter: Any, max_in_flight: int, seed_candidate: Candidate) -> None:
+        super().start(adapter, max_in_flight, seed_candidate)
+        try:
+            import ray
+        except ImportError as exc:
+            raise ConfigurationError("RayBackend needs Ray, which is not installed: pip install 'dspy-gepa[ray]' "
+                                     "(or pip install ray).") from exc
+        self._ray = ray
+        where = self.address or "a new local Ray instance"
+        if ray.is_initialized():
+            if self.address is not None:
+                logger.info("Ray is already initialized in this process; RayBackend uses that cluster, not %s.",
+                            self.address)
+        else:
+            try:
+                ray.init(address=self.address, **self.ray_init_kwargs)
+            except Exception as exc:
+                raise ConfigurationError(f"RayBackend could not start Ray at {where}: {type(exc).__name__}: "
+                                         f"{redact(str(exc))}. Start the cluster (`ray start --head`) or fix "
+                                         "the address.") from None
+            self._owns_ray = True
+        self._remote = ray.remote(max_retries=self.max_retries)(_rollout_on_worker)
+        try:
+            box = [self.prepare(seed_candidate)]
+            ray.get(ray.remote(max_retries=self.max_retries)(_probe_worker).remote(box))
+        except ConfigurationError:
+            self.close()
+            raise
+        except Exception as exc:
+            self.close()
+            cause = getattr(exc, "cause", None) or exc
+            raise ConfigurationError(
+                f"A Ray worker cannot load the program to run: {type(cause).__name__}: {redact(str(cause))}. "
+                "Every node needs dspy-gepa and the modules your program, metric and LMs come from (install them "
+                "on the nodes, or pass runtime_env={'pip': [...], 'working_dir': ...}).") from None
+        logger.info("RayBackend: rollouts run on %s (%s CPUs), at most %d at once.", where,
+                    ray.cluster_resources().get("CPU", "?"), max_in_flight)
+
+    def prepare(self, candidate: Candidate) -> Any:
+        key = candidate_hash(candidate)
+        ref = self._refs.get(key)
+        if ref is None:
+            try:
+                ref = self._ray.put(runner_for(self.adapter, candidate))
+            except Exception as exc:
+                raise ConfigurationError(
+                    f"RayBackend cannot send the program to the workers: {type(exc).__name__}: "
+                    f"{redact(str(exc))}. Everything a rollout uses (program, LMs, metric) must be picklable "
+                    "with cloudpickle.") from None
+            self._refs[key] = ref
+            while len(self._refs) > _KEPT_ON_DRIVER:
+                self._refs.popitem(last=False)
+        else:
+            self._refs.move_to_end(key)
+        return ref
+
+    def launch(self, job: Job) -> None:
+        ref = self._remote.remote([job.handle], job.example, job.capture_traces)
+        self._in_flight[job] = ref
+        ref.future().add_done_callback(lambda future, job=job: self._done(job, future))
+
+    def _done(self, job: Job, future: Future) -> None:
+        self._in_flight.pop(job, None)
+        errors = self._ray.exceptions
+        try:
+            result = future.result()
+        except errors.RayTaskError as exc:  # raised by the rollout itself: the adapter's own error
+            self.finished(job, error=exc.cause if isinstance(exc.cause, BaseException) else exc)
+        except errors.RayError as exc:
+            self.finished(job, error=InfrastructureError(
+                f"Ray could not run a rollout ({type(exc).__name__}: {redact(str(exc))[:500]}) after "
+                f"{self.max_retries} retries. Everything finished is in the journal: fix the cluster and run "
+                "again with the same log_dir to resume.", cause=exc))
+        except BaseException as exc:
+            self.finished(job, error=exc)
+        else:
+            self.finished(job, result)
+
+    def close(self) -> None:
+        super().close()
+        ray, in_flight = self._ray, list(self._in_flight.values())
+        self._in_flight.clear()
+        self._refs.clear()
+        if ray is None:
+            return
+        for ref in in_flight:
+            try:
+                ray.cancel(ref)
+            except Exception:  # already finished, or the cluster is gone
+                pass
+        if self._owns_ray:
+            ray.shutdown()
+            self._owns_ray = False
