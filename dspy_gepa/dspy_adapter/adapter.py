@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import logging
@@ -13,7 +14,7 @@ from typing import Any
 
 import dspy
 
-from dspy_gepa._redact import lm_secrets, redact
+from dspy_gepa._redact import lm_secrets
 from dspy_gepa.dspy_adapter import codec
 from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback
 from dspy_gepa.dspy_adapter.reflective import (
@@ -23,10 +24,11 @@ from dspy_gepa.dspy_adapter.reflective import (
     program_failure_feedback,
     select_entries,
 )
-from dspy_gepa.dspy_adapter.trace import TraceEntry, Trajectory, run_with_trace, watch_parse_failures
+from dspy_gepa.dspy_adapter.runner import ProgramRunner, rows_to_batch, short
+from dspy_gepa.dspy_adapter.trace import TraceEntry, Trajectory
 from dspy_gepa.engine.types import Candidate, EvaluationBatch
 from dspy_gepa.engine.usage import merge
-from dspy_gepa.lms import CallRecorder, Prices, raise_if_infrastructure, record_lm_calls
+from dspy_gepa.lms import Prices, raise_if_infrastructure, record_lm_calls
 from dspy_gepa.proposers import InstructionProposer
 
 logger = logging.getLogger(__name__)
@@ -46,7 +48,9 @@ class DspyAdapter:
       ``num_threads`` threads), scores it with ``metric(gold, pred, None, None, None)``; an exception
       inside the program scores ``failure_score`` for that example and keeps the batch aligned, an LM
       outage raises :class:`~dspy_gepa.exceptions.InfrastructureError`, an unusable metric result raises
-      :class:`~dspy_gepa.exceptions.MetricError`.
+      :class:`~dspy_gepa.exceptions.MetricError`. ``aevaluate`` does the same as coroutines
+      (``program.acall``), for ``backend="async"``; ``remote_runner(candidate)`` is what ``RayBackend``
+      ships to its workers. All three run a :class:`~dspy_gepa.dspy_adapter.runner.ProgramRunner`.
     * ``make_reflective_dataset``: per component, records built from that predictor's own trace
       entries, with feedback from ``metric(gold, pred, trace, pred_name, pred_trace)``.
     * ``propose_new_texts``: the instruction proposer, run with the reflection LM.
@@ -80,7 +84,7 @@ class DspyAdapter:
         self.prices = dict(prices or {})
         self.require_prices = require_prices
         self.component_names = [name for name, _ in student.named_predictors()]
-        self._programs: dict[tuple, tuple[dspy.Module, dict[int, str]]] = {}
+        self._runners: dict[tuple, ProgramRunner] = {}
         self._cache_size = program_cache_size
         self._lock = threading.Lock()
 
@@ -104,62 +108,50 @@ class DspyAdapter:
                 predictor.signature = predictor.signature.with_instructions(candidate[name])
         return program
 
-    def _program(self, candidate: Mapping[str, str]) -> tuple[dspy.Module, dict[int, str]]:
-        """Built programs are cached per candidate; DSPy programs may be called from several threads.
+    def _runner(self, candidate: Mapping[str, str]) -> ProgramRunner:
+        """Built programs (in their runners) are cached per candidate; DSPy programs may be called from
+        several threads.
 
         Looked up on every rollout, so without a lock or a digest: the key is the candidate's items
         (strings cache their hashes), and a plain dict read is atomic."""
         key = tuple(sorted(candidate.items()))
-        hit = self._programs.get(key)
+        hit = self._runners.get(key)
         if hit is not None:
             return hit
-        program = self.build_program(candidate)
-        watch_parse_failures(program)
-        names = {id(p): name for name, p in program.named_predictors()}
+        runner = ProgramRunner(self.build_program(candidate), self.metric, failure_score=self.failure_score,
+                               prices=self.prices, require_prices=self.require_prices)
         with self._lock:
-            hit = self._programs.setdefault(key, (program, names))
-            while len(self._programs) > self._cache_size:
-                self._programs.pop(next(iter(self._programs)))
+            hit = self._runners.setdefault(key, runner)
+            while len(self._runners) > self._cache_size:
+                self._runners.pop(next(iter(self._runners)))
         return hit
 
     # ---------------------------------------------------------------- evaluation
 
     def evaluate(self, batch: list[dspy.Example], candidate: Candidate, capture_traces: bool = False) -> EvaluationBatch:
-        program, names = self._program(candidate)
+        runner = self._runner(candidate)
         threads = min(len(batch), self.num_threads or dspy.settings.num_threads or 1)
         if threads <= 1:
-            rows = [self._run_one(program, names, ex, capture_traces) for ex in batch]
+            rows = [runner.run(ex, capture_traces) for ex in batch]
         else:
             with ThreadPoolExecutor(threads, thread_name_prefix="dspy-gepa-eval") as pool:
-                futures = [pool.submit(copy_context().run, self._run_one, program, names, ex, capture_traces)
-                           for ex in batch]
+                futures = [pool.submit(copy_context().run, runner.run, ex, capture_traces) for ex in batch]
                 rows = [f.result() for f in futures]
-        return EvaluationBatch(
-            outputs=[r[0] for r in rows], scores=[r[1] for r in rows],
-            trajectories=[r[2] for r in rows] if capture_traces else None,
-            feedbacks=[r[3] for r in rows], errors=[r[4] for r in rows], usages=[r[5] for r in rows],
-        )
+        return rows_to_batch(rows, capture_traces)
 
-    def _run_one(self, program: dspy.Module, names: dict[int, str], example: dspy.Example, capture: bool
-                 ) -> tuple[Any, float, Trajectory | None, str | None, str | None, dict | None]:
-        error = None
-        with record_lm_calls() as calls:
-            prediction, entries, exc = run_with_trace(program, names, example)
-            program_calls = len(calls.history)  # the program's calls come first; the metric's (a judge) after
-            if exc is not None:
-                secrets = self.secrets()
-                raise_if_infrastructure(exc, secrets=secrets)
-                error = redact(f"{type(exc).__name__}: {exc}", secrets)  # journaled, shown to reflection
-                score, feedback = self.failure_score, None
-            else:
-                score, feedback = call_metric(self.metric, example, prediction, None, None, None,
-                                              context=f"for example {_short(example)}")
-        trajectory = Trajectory(prediction, entries, error, score, feedback, example) if capture else None
-        usage = {"task": self._priced(CallRecorder(calls.history[:program_calls])),
-                 "judge": self._priced(CallRecorder(calls.history[program_calls:]))}
-        return prediction, score, trajectory, feedback, error, {k: v for k, v in usage.items() if v}
+    async def aevaluate(self, batch: list[dspy.Example], candidate: Candidate, capture_traces: bool = False
+                        ) -> EvaluationBatch:
+        """:meth:`evaluate` as coroutines on the running event loop (``program.acall``, async metrics awaited)."""
+        runner = self._runner(candidate)
+        rows = await asyncio.gather(*(runner.arun(ex, capture_traces) for ex in batch))
+        return rows_to_batch(list(rows), capture_traces)
 
-    def _priced(self, calls: CallRecorder) -> dict[str, Any]:
+    def remote_runner(self, candidate: Candidate) -> ProgramRunner:
+        """What runs ``candidate``'s rollouts in another process: its program, the metric, and the LM settings
+        in force here (``dspy.settings.lm`` and ``adapter``, with any ``dspy.context`` around ``compile``)."""
+        return self._runner(candidate).shipped({"lm": dspy.settings.lm, "adapter": dspy.settings.adapter})
+
+    def _priced(self, calls: Any) -> dict[str, Any]:
         return calls.usage(self.prices, require_prices=self.require_prices)
 
     @contextlib.contextmanager
@@ -191,8 +183,7 @@ class DspyAdapter:
 
     def _reflective_dataset(self, candidate: Candidate, eval_batch: EvaluationBatch, components_to_update: list[str]
                             ) -> dict[str, list[dict[str, Any]]]:
-        program, _ = self._program(candidate)
-        predictors = dict(program.named_predictors())
+        predictors = dict(self._runner(candidate).program.named_predictors())
         trajectories: list[Trajectory] = list(eval_batch.trajectories or [])
         dataset: dict[str, list[dict[str, Any]]] = {}
         for name in components_to_update:
@@ -216,7 +207,7 @@ class DspyAdapter:
         trace = [(predictors[e.name], e.inputs, e.outputs) for e in trajectory.entries if not e.failed]
         score, feedback = call_metric(self.metric, trajectory.example, trajectory.prediction, trace, name,
                                       [(predictors[name], entry.inputs, entry.outputs)],
-                                      context=f"for example {_short(trajectory.example)} with pred_name={name!r}")
+                                      context=f"for example {short(trajectory.example)} with pred_name={name!r}")
         if abs(score - trajectory.score) > 1e-9 and self.warn_on_score_mismatch:
             self.warn_on_score_mismatch = False
             logger.warning(
@@ -261,7 +252,3 @@ class DspyAdapter:
     def example_fingerprint(self, example: Any) -> str:
         return codec.example_fingerprint(example)
 
-
-def _short(example: Any) -> str:
-    text = repr(example)
-    return text if len(text) <= 120 else text[:117] + "..."

@@ -1,17 +1,20 @@
-"""The feedback metric: calling it, and reading what it returns."""
+"""The feedback metric: calling it (a plain function or an ``async def``), and reading what it returns."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import decimal
 import inspect
 import math
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import dspy
 
 from dspy_gepa._redact import redact
+from dspy_gepa.dspy_adapter.aio import run_sync
 from dspy_gepa.exceptions import MetricError
 from dspy_gepa.lms.errors import raise_if_infrastructure
 
@@ -31,6 +34,11 @@ class ScoreWithFeedback(dspy.Prediction):
 
 def metric_name(metric: Callable[..., Any]) -> str:
     return getattr(metric, "__qualname__", None) or getattr(metric, "__name__", None) or type(metric).__name__
+
+
+def is_async_metric(metric: Any) -> bool:
+    """``async def metric(...)``, or an object whose ``__call__`` is one."""
+    return inspect.iscoroutinefunction(metric) or inspect.iscoroutinefunction(type(metric).__call__)
 
 
 def check_metric_signature(metric: Any) -> None:
@@ -114,11 +122,11 @@ def default_feedback(score: float) -> str:
     return f"This output received a score of {score:g} (the metric gave no written feedback)."
 
 
-def call_metric(metric: Callable[..., Any], gold: Any, pred: Any, trace: Any, pred_name: str | None,
-                pred_trace: Any, context: str) -> tuple[float, str | None]:
-    """Call the user's metric; its own exceptions become a :class:`MetricError` that names it."""
+@contextlib.contextmanager
+def _metric_errors(metric: Callable[..., Any], context: str) -> Iterator[None]:
+    """The metric's own exceptions become a :class:`MetricError` that names it (LM outages stay what they are)."""
     try:
-        result = metric(gold, pred, trace, pred_name, pred_trace)
+        yield
     except MetricError:
         raise
     except Exception as exc:
@@ -126,4 +134,31 @@ def call_metric(metric: Callable[..., Any], gold: Any, pred: Any, trace: Any, pr
         raise MetricError(f"Metric {metric_name(metric)} raised {type(exc).__name__}: {redact(str(exc))} {context}. "
                           "Fix the metric "
                           "(a metric should score a bad prediction low rather than raise).") from exc
+
+
+def call_metric(metric: Callable[..., Any], gold: Any, pred: Any, trace: Any, pred_name: str | None,
+                pred_trace: Any, context: str) -> tuple[float, str | None]:
+    """Call the user's metric from synchronous code; an async metric is run to its end here."""
+    with _metric_errors(metric, context):
+        result = metric(gold, pred, trace, pred_name, pred_trace)
+        if inspect.isawaitable(result):
+            result = run_sync(_awaited(result))
     return read_metric_result(result, metric, context)
+
+
+async def acall_metric(metric: Callable[..., Any], gold: Any, pred: Any, trace: Any, pred_name: str | None,
+                       pred_trace: Any, context: str) -> tuple[float, str | None]:
+    """Call the user's metric from a coroutine: an async metric is awaited, a plain one runs on a thread
+    (it may call an LM judge), so the event loop keeps serving the other rollouts."""
+    with _metric_errors(metric, context):
+        if is_async_metric(metric):
+            result = await metric(gold, pred, trace, pred_name, pred_trace)
+        else:
+            result = await asyncio.to_thread(metric, gold, pred, trace, pred_name, pred_trace)
+            if inspect.isawaitable(result):
+                result = await result
+    return read_metric_result(result, metric, context)
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable

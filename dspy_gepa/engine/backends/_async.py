@@ -49,10 +49,11 @@ class AsyncBackend(Backend):
         try:
             batch = await self.adapter.aevaluate([job.example], job.candidate, capture_traces=job.capture_traces)
             result = rollout_of(batch)
-        except BaseException as exc:
+        except asyncio.CancelledError as exc:
             self.finished(job, error=exc)
-            if not isinstance(exc, Exception):
-                raise
+            raise
+        except BaseException as exc:  # not re-raised: KeyboardInterrupt in a task would stop the loop itself
+            self.finished(job, error=exc)
         else:
             self.finished(job, result)
 

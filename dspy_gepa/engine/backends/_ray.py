@@ -20,6 +20,7 @@ again with the same ``log_dir`` resumes (on any backend).
 from __future__ import annotations
 
 import logging
+import socket
 from collections import OrderedDict
 from concurrent.futures import Future
 from typing import Any
@@ -37,6 +38,19 @@ _KEPT_ON_WORKER = 8
 _KEPT_ON_DRIVER = 32
 
 _worker_runners: OrderedDict[str, Any] = OrderedDict()
+#: Seconds to wait for a cluster's port to accept a connection (``ray.init`` itself retries for minutes).
+_CONNECT_TIMEOUT = 10.0
+
+
+def _check_reachable(address: str | None) -> None:
+    """Refuse at once a ``host:port`` or ``ray://host:port`` nobody listens on."""
+    if address is None or address in ("auto", "local") or ":" not in address:
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=_CONNECT_TIMEOUT).close()
+    except (OSError, ValueError) as exc:
+        raise ConnectionError(f"nothing answers at {host}:{port} ({exc})") from None
 
 
 class BoundAdapter:
@@ -123,6 +137,7 @@ class RayBackend(Backend):
                             self.address)
         else:
             try:
+                _check_reachable(self.address)
                 ray.init(address=self.address, **self.ray_init_kwargs)
             except Exception as exc:
                 raise ConfigurationError(f"RayBackend could not start Ray at {where}: {type(exc).__name__}: "
