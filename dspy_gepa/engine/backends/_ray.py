@@ -9,6 +9,12 @@ for them exactly as it does for threads. Everything else — the budget, the jou
 order — stays on the driver. Ray is imported only when this backend starts (``pip install
 'dspy-gepa[ray]'``).
 
+Credentials. Workers of a local instance inherit this process's environment. For a cluster, either the
+nodes' own environment has them, or ``forward_env`` names variables of this process whose values are sent to
+the workers through Ray's object store (in memory) and set in their environment before a rollout runs. A
+``runtime_env`` works too, but Ray writes its ``env_vars``, values included, to ``runtime_env_agent.log`` on
+every node, so it is no place for a key.
+
 Faults. A task whose worker process dies (killed, out of memory, node lost) is retried by Ray up to
 ``max_retries`` times: the rollout's result arrives once, and the ledger, which counted the rollout when it
 was dispatched, does not count the retry. LM calls the lost attempt had not finished never reported any
@@ -20,12 +26,14 @@ again with the same ``log_dir`` resumes (on any backend).
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from dspy_gepa._redact import redact
+from dspy_gepa._redact import SECRET_NAME, redact
 from dspy_gepa.engine.backends._base import Backend, Job, rollout_of
 from dspy_gepa.engine.types import Candidate, EvaluationBatch, candidate_hash
 from dspy_gepa.exceptions import ConfigurationError, InfrastructureError
@@ -71,11 +79,13 @@ def runner_for(adapter: Any, candidate: Candidate) -> Any:
 
 
 def _load_runner(box: list) -> Any:
+    """The runner of ``box`` (``[runner ref, forwarded environment ref]``), fetched once per worker process."""
     import ray
 
     key = box[0].hex()
     runner = _worker_runners.get(key)
     if runner is None:
+        os.environ.update(ray.get(box[1]))
         runner = _worker_runners[key] = ray.get(box[0])
         while len(_worker_runners) > _KEPT_ON_WORKER:
             _worker_runners.popitem(last=False)
@@ -83,8 +93,8 @@ def _load_runner(box: list) -> Any:
 
 
 def _rollout_on_worker(box: list, example: Any, capture_traces: bool) -> Any:
-    """A Ray task: one rollout. The runner's reference travels inside a list so that Ray passes the
-    reference itself and the worker fetches and deserializes the runner only the first time it sees it."""
+    """A Ray task: one rollout. The references travel inside a list so that Ray passes the references
+    themselves and the worker fetches and deserializes the runner only the first time it sees it."""
     return rollout_of(_load_runner(box).evaluate([example], capture_traces))
 
 
@@ -98,24 +108,28 @@ class RayBackend(Backend):
 
     ``address``: None starts a local Ray instance (unless this process already called ``ray.init``, whose
     cluster is then used); ``"auto"`` joins the cluster started on this machine with ``ray start``;
-    ``"ray://host:10001"`` connects to a remote cluster through Ray Client. ``ray_init_kwargs`` go to
-    ``ray.init`` as they are, e.g. ``runtime_env={"env_vars": {"OPENAI_API_KEY": ...}}`` to give workers
-    credentials (they are never logged). A Ray instance this backend started is shut down when the run ends.
-    ``max_retries``: attempts Ray makes again at a rollout whose worker died.
+    ``"ray://host:10001"`` connects to a remote cluster through Ray Client. ``forward_env``: names of
+    environment variables of this process (API keys) to set on the workers, sent through the object store,
+    never logged. ``ray_init_kwargs`` go to ``ray.init`` as they are (``runtime_env``, ``num_cpus``, ...); a
+    Ray instance this backend started is shut down when the run ends. ``max_retries``: attempts Ray makes
+    again at a rollout whose worker died.
 
     At most ``num_threads`` rollouts are submitted to Ray at once: set it to about the cluster's CPUs.
     """
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, *, max_retries: int = 3, **ray_init_kwargs: Any):
+    def __init__(self, address: str | None = None, *, forward_env: Sequence[str] = (), max_retries: int = 3,
+                 **ray_init_kwargs: Any):
         super().__init__()
         self.address = address
+        self.forward_env = [forward_env] if isinstance(forward_env, str) else list(forward_env)
         self.max_retries = max_retries
         self.ray_init_kwargs = ray_init_kwargs
         self._ray: Any = None
         self._owns_ray = False
         self._remote: Any = None
+        self._env_ref: Any = None
         self._refs: OrderedDict[str, Any] = OrderedDict()
         self._in_flight: dict[Job, Any] = {}
 
@@ -130,6 +144,15 @@ class RayBackend(Backend):
             raise ConfigurationError("RayBackend needs Ray, which is not installed: pip install 'dspy-gepa[ray]' "
                                      "(or pip install ray).") from exc
         self._ray = ray
+        missing = [name for name in self.forward_env if name not in os.environ]
+        if missing:
+            raise ConfigurationError(f"RayBackend(forward_env=...) names environment variables this process does "
+                                     f"not have: {missing}. Set them, or leave them out.")
+        env_vars = (self.ray_init_kwargs.get("runtime_env") or {}).get("env_vars") or {}
+        if any(SECRET_NAME.search(name) for name in env_vars):
+            logger.warning("runtime_env env_vars %s look like credentials: Ray writes runtime_env values to its "
+                           "logs (runtime_env_agent.log). Pass them with RayBackend(forward_env=[...]) instead.",
+                           sorted(name for name in env_vars if SECRET_NAME.search(name)))
         where = self.address or "a new local Ray instance"
         if ray.is_initialized():
             if self.address is not None:
@@ -145,8 +168,9 @@ class RayBackend(Backend):
                                          "the address.") from None
             self._owns_ray = True
         self._remote = ray.remote(max_retries=self.max_retries)(_rollout_on_worker)
+        self._env_ref = ray.put({name: os.environ[name] for name in self.forward_env})
         try:
-            box = [self.prepare(seed_candidate)]
+            box = [self.prepare(seed_candidate), self._env_ref]
             ray.get(ray.remote(max_retries=self.max_retries)(_probe_worker).remote(box))
         except ConfigurationError:
             self.close()
@@ -180,7 +204,7 @@ class RayBackend(Backend):
         return ref
 
     def launch(self, job: Job) -> None:
-        ref = self._remote.remote([job.handle], job.example, job.capture_traces)
+        ref = self._remote.remote([job.handle, self._env_ref], job.example, job.capture_traces)
         self._in_flight[job] = ref
         ref.future().add_done_callback(lambda future, job=job: self._done(job, future))
 
@@ -206,6 +230,7 @@ class RayBackend(Backend):
         ray, in_flight = self._ray, list(self._in_flight.values())
         self._in_flight.clear()
         self._refs.clear()
+        self._env_ref = None
         if ray is None:
             return
         for ref in in_flight:
