@@ -155,9 +155,9 @@ class RayBackend(Backend):
                            sorted(name for name in env_vars if SECRET_NAME.search(name)))
         where = self.address or "a new local Ray instance"
         if ray.is_initialized():
-            if self.address is not None:
-                logger.info("Ray is already initialized in this process; RayBackend uses that cluster, not %s.",
-                            self.address)
+            if self.address is not None or self.ray_init_kwargs:
+                logger.info("Ray is already initialized in this process: RayBackend uses that instance as it is "
+                            "(its address and ray.init keywords are not used).")
         else:
             try:
                 _check_reachable(self.address)

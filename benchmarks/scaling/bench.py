@@ -1,0 +1,262 @@
+"""Backends side by side: where rollouts run, and what it buys (``python -m benchmarks.scale``).
+
+Two suites, each alternating the backends it compares in one invocation (same machine, same moment), repeated,
+with the machine's load average recorded before and after every trial:
+
+* ``cpu``: a CPU-bound program — every rollout does ~100 ms of pure-Python work (a "tool" that scans a
+  generated corpus) around a zero-latency scripted LM call — optimized with ``backend="threads"`` (held to
+  one core by the GIL) and with ``RayBackend`` on a local Ray instance using every core. The Ray instance is
+  started once, before the trials, and one untimed Ray run warms its workers up (their DSPy imports), as a
+  user with a running cluster would have; both start-up times are reported apart.
+* ``latency``: an LM-latency-bound program — one LM call of 1 s per rollout, 256 rollouts in flight
+  (``num_threads=256``) — optimized with ``backend="threads"`` and ``backend="async"``. Each trial runs in a
+  fresh subprocess, so its peak resident memory and thread count are its own.
+
+Both runs of a pair reach the same result (checked): only where the rollouts ran differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import dspy
+
+from dspy_gepa import GEPA, ScoreWithFeedback
+from dspy_gepa.testing import scripted_lm
+
+RESULTS = Path(__file__).parent / "results"
+COLORS = ("red", "yellow", "green", "purple", "orange", "blue")
+
+
+# ---------------------------------------------------------------- the scripted task
+
+def words(n: int) -> list[dspy.Example]:
+    return [dspy.Example(word=f"w{i}", color=COLORS[zlib.crc32(f"w{i}".encode()) % len(COLORS)]).with_inputs("word")
+            for i in range(n)]
+
+
+def answer(call: Any) -> dict[str, str]:
+    """The task LM knows a word's color only when its instruction has the rule ``word => color``."""
+    word = call.field("word")
+    m = re.search(rf"\b{re.escape(word)} => (\w+)", call.system)
+    return {"color": m.group(1) if m else "unknown"}
+
+
+def reflect(call: Any) -> dict[str, str]:
+    """The reflection LM adds one missing rule the feedback names (progress is slow, so budgets get spent)."""
+    current = call.field("current_instruction") or ""
+    missing = [r for r in dict.fromkeys(re.findall(r"rule '(\w+ => \w+)'", call.prompt)) if r not in current]
+    return {"new_instruction": current + (f"\n{missing[0]}" if missing else "")}
+
+
+def metric(gold, pred, trace=None, pred_name=None, pred_trace=None):
+    ok = pred.color == gold.color
+    return ScoreWithFeedback(float(ok), "Correct." if ok else f"Wrong. Add the rule '{gold.word} => {gold.color}'.")
+
+
+def busy(iterations: int, seed: str) -> int:
+    """Pure-Python work the GIL serializes: a hash chain over a generated corpus."""
+    h = zlib.crc32(seed.encode())
+    for i in range(iterations):
+        h = (h * 1000003 + i) & 0xFFFFFFFF
+    return h
+
+
+class ToolProgram(dspy.Module):
+    """Asks the LM, then runs a CPU-bound tool on the answer (its result does not change the prediction)."""
+
+    def __init__(self, iterations: int):
+        super().__init__()
+        self.answer = dspy.Predict("word -> color")
+        self.iterations = iterations
+
+    def forward(self, word):
+        prediction = self.answer(word=word)
+        busy(self.iterations, word)
+        return prediction
+
+
+def calibrate(target_s: float = 0.1) -> int:
+    """Iterations of :func:`busy` that take ``target_s`` here (the fastest of three measurements)."""
+    probe = 200_000
+    best = min(_timed(busy, probe, "x") for _ in range(3))
+    return int(probe * target_s / best)
+
+
+def _timed(fn: Any, *args: Any) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def result_key(r: Any) -> list:
+    return [r.candidate_texts, r.val_subscores, r.total_metric_calls]
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+# ---------------------------------------------------------------- cpu: threads vs Ray
+
+CPU_SETTINGS = dict(max_metric_calls=240, num_threads=4, max_concurrent_proposals=2, seed=0)
+
+
+def cpu_run(backend: Any, iterations: int) -> dict[str, Any]:
+    data = words(64)
+    with dspy.context(lm=scripted_lm(answer, "scripted/task")):
+        gepa = GEPA(metric=metric, reflection_lm=scripted_lm(reflect, "scripted/reflection"), track_stats=True,
+                    backend=backend, progress=False, **CPU_SETTINGS)
+        load = loadavg()
+        start = time.perf_counter()
+        result = gepa.compile(ToolProgram(iterations), trainset=data[:24], valset=data[24:]).detailed_results
+        wall = time.perf_counter() - start
+    return {"wall_s": round(wall, 3), "rollouts": result.total_metric_calls, "load_before": load,
+            "load_after": loadavg(), "key": result_key(result)}
+
+
+def cpu_suite(repeats: int) -> dict[str, Any]:
+    import ray
+
+    from dspy_gepa.backends import RayBackend
+
+    iterations = calibrate()
+    per_rollout = min(_timed(busy, iterations, "w1") for _ in range(3))
+    start = time.perf_counter()
+    ray.init(include_dashboard=False, log_to_driver=False)
+    ray_start = time.perf_counter() - start
+    cpus = int(ray.cluster_resources().get("CPU", 0))
+    try:
+        warm = cpu_run(RayBackend(), iterations)
+        trials: dict[str, list[dict[str, Any]]] = {"threads": [], "ray": []}
+        for i in range(repeats):
+            order = ("threads", "ray") if i % 2 == 0 else ("ray", "threads")
+            for name in order:
+                trials[name].append(cpu_run("threads" if name == "threads" else RayBackend(), iterations))
+                logging.info("cpu %s #%d: %.2f s", name, i, trials[name][-1]["wall_s"])
+    finally:
+        ray.shutdown()
+    same = all(t["key"] == warm["key"] for ts in trials.values() for t in ts)
+    med = {name: statistics.median(t["wall_s"] for t in ts) for name, ts in trials.items()}
+    rollouts = warm["rollouts"]
+    serial = med["threads"] - rollouts * per_rollout  # driver time that is not rollout work (seconds)
+    return {
+        "cpus": cpus, "busy_iterations": iterations, "rollout_work_s": round(per_rollout, 4),
+        "rollouts_per_run": rollouts, "ray_start_s": round(ray_start, 2), "ray_first_run_s": warm["wall_s"],
+        "same_result": same, "median_wall_s": {k: round(v, 3) for k, v in med.items()},
+        "speedup": round(med["threads"] / med["ray"], 3),
+        "model": _cpu_model(rollouts, per_rollout, serial, med["ray"], cpus),
+        "trials": {k: [{x: t[x] for x in ("wall_s", "load_before", "load_after")} for t in ts]
+                   for k, ts in trials.items()},
+    }
+
+
+def _cpu_model(rollouts: int, work: float, serial: float, ray_wall: float, cpus: int) -> dict[str, Any]:
+    """Speed-up on N cores, from this machine's figures: T_threads = S + R·w (the GIL serializes the work),
+    T_ray(N) ≈ S + R·w / min(N, in flight) + R·o, with S the driver's own time (planning, reflection, commits),
+    w one rollout's work and o Ray's per-rollout cost on the driver, measured as what T_ray(cpus) leaves over."""
+    in_flight = CPU_SETTINGS["num_threads"]
+    overhead = max(0.0, (ray_wall - serial - rollouts * work / min(cpus, in_flight)) / rollouts)
+    t_threads = serial + rollouts * work
+
+    def speedup(n: int, width: int) -> float:
+        return round(t_threads / (serial + rollouts * work / min(n, width) + rollouts * overhead), 2)
+
+    return {"serial_s": round(serial, 3), "ray_overhead_per_rollout_s": round(overhead, 4),
+            "estimate": {f"{n} cores": {"num_threads=4": speedup(n, in_flight), "num_threads=N": speedup(n, n)}
+                         for n in (2, 4, 8, 16, 32)}}
+
+
+# ---------------------------------------------------------------- latency: async vs threads
+
+LATENCY_SETTINGS = dict(max_metric_calls=700, num_threads=256, max_concurrent_proposals=2, seed=0)
+
+
+def latency_trial(backend: str) -> dict[str, Any]:
+    """One run in this (fresh) process: wall-clock, peak RSS, peak threads."""
+    data = words(288)
+    peak_threads, stop = [threading.active_count()], threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.01):
+            peak_threads[0] = max(peak_threads[0], threading.active_count())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with dspy.context(lm=scripted_lm(answer, "scripted/task", latency=1.0)):
+        gepa = GEPA(metric=metric, reflection_lm=scripted_lm(reflect, "scripted/reflection"), track_stats=True,
+                    backend=backend, progress=False, **LATENCY_SETTINGS)
+        sampler.start()
+        load = loadavg()
+        start = time.perf_counter()
+        result = gepa.compile(dspy.Predict("word -> color"), trainset=data[:32], valset=data[32:]).detailed_results
+        wall = time.perf_counter() - start
+        stop.set()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"wall_s": round(wall, 3), "rollouts": result.total_metric_calls, "peak_rss_mb": round(peak_kb / 1024, 1),
+            "rss_growth_mb": round((peak_kb - baseline_kb) / 1024, 1), "peak_threads": peak_threads[0],
+            "load_before": load, "load_after": loadavg(), "key": result_key(result)}
+
+
+def latency_suite(repeats: int) -> dict[str, Any]:
+    trials: dict[str, list[dict[str, Any]]] = {"threads": [], "async": []}
+    for i in range(repeats):
+        order = ("threads", "async") if i % 2 == 0 else ("async", "threads")
+        for name in order:
+            out = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--trial", name], check=True,
+                                 capture_output=True, text=True, cwd=Path(__file__).parents[2])
+            trials[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            logging.info("latency %s #%d: %.2f s, %s MB", name, i, trials[name][-1]["wall_s"],
+                         trials[name][-1]["peak_rss_mb"])
+    first = trials["threads"][0]["key"]
+    med = {name: {m: statistics.median(t[m] for t in ts) for m in ("wall_s", "peak_rss_mb", "rss_growth_mb",
+                                                                  "peak_threads")}
+           for name, ts in trials.items()}
+    return {"rollouts_per_run": trials["threads"][0]["rollouts"], "lm_latency_s": 1.0,
+            "same_result": all(t["key"] == first for ts in trials.values() for t in ts), "median": med,
+            "trials": {k: [{x: t[x] for x in t if x != "key"} for t in ts] for k, ts in trials.items()}}
+
+
+# ---------------------------------------------------------------- CLI
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suite", choices=("cpu", "latency", "all"), default="all")
+    parser.add_argument("--repeats", type=int, default=3, help="trials per backend (medians are quoted)")
+    parser.add_argument("--output", type=Path, default=RESULTS / "scaling.json")
+    parser.add_argument("--trial", choices=("threads", "async"), help=argparse.SUPPRESS)  # one latency trial
+    args = parser.parse_args(argv)
+    if args.trial:
+        logging.disable(logging.WARNING)
+        print(json.dumps(latency_trial(args.trial)))
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for name in ("dspy_gepa", "dspy_gepa.engine", "dspy_gepa.optimizer"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    report: dict[str, Any] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "python": platform.python_version(),
+                              "cores": os.cpu_count(), "load_before": loadavg()}
+    if args.suite in ("cpu", "all"):
+        report["cpu"] = cpu_suite(args.repeats)
+    if args.suite in ("latency", "all"):
+        report["latency"] = latency_suite(args.repeats)
+    report["load_after"] = loadavg()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k not in ("cpu", "latency")}
+                     | {s: {k: v for k, v in report[s].items() if k != "trials"} for s in ("cpu", "latency")
+                        if s in report}, indent=1))
+    return 0
