@@ -30,12 +30,8 @@ class InlineBackend(Backend):
     name = "inline"
 
     def launch(self, job):
-        try:
-            result = rollout_of(self.adapter.evaluate([job.example], job.candidate, capture_traces=job.capture_traces))
-        except BaseException as exc:
-            self.finished(job, error=exc)
-        else:
-            self.finished(job, result)
+        self.settle(job, lambda: rollout_of(self.adapter.evaluate([job.example], job.candidate,
+                                                                  capture_traces=job.capture_traces)))
 
 
 def run(backend, adapter=None, preflight=None, **cfg):

@@ -20,7 +20,7 @@ import math
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,6 +105,15 @@ class Backend(ABC):
     def launch(self, job: Job) -> None:
         """Start running ``job`` without waiting for it; when it ends (on any thread) call
         :meth:`finished` with its :class:`Rollout` or the exception it raised."""
+
+    def settle(self, job: Job, outcome: Callable[[], Rollout]) -> None:
+        """Call ``outcome()`` (which runs or fetches ``job``'s rollout) and record what it returned or raised."""
+        try:
+            result = outcome()
+        except BaseException as exc:
+            self.finished(job, error=exc)
+        else:
+            self.finished(job, result)
 
     def finished(self, job: Job, result: Rollout | None = None, error: BaseException | None = None) -> None:
         """Record how ``job`` ended and launch what the freed slot allows."""

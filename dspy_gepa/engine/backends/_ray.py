@@ -210,20 +210,23 @@ class RayBackend(Backend):
 
     def _done(self, job: Job, future: Future) -> None:
         self._in_flight.pop(job, None)
+        self.settle(job, lambda: self._result(future))
+
+    def _result(self, future: Future) -> Any:
+        """The rollout, or the adapter's own error as it was raised on the worker; Ray's failures to run it
+        (retries exhausted, the cluster gone) as :class:`InfrastructureError`."""
         errors = self._ray.exceptions
         try:
-            result = future.result()
-        except errors.RayTaskError as exc:  # raised by the rollout itself: the adapter's own error
-            self.finished(job, error=exc.cause if isinstance(exc.cause, BaseException) else exc)
+            return future.result()
+        except errors.RayTaskError as exc:
+            if isinstance(exc.cause, BaseException):
+                raise exc.cause from None
+            raise
         except errors.RayError as exc:
-            self.finished(job, error=InfrastructureError(
+            raise InfrastructureError(
                 f"Ray could not run a rollout ({type(exc).__name__}: {redact(str(exc))[:500]}) after "
                 f"{self.max_retries} retries. Everything finished is in the journal: fix the cluster and run "
-                "again with the same log_dir to resume.", cause=exc))
-        except BaseException as exc:
-            self.finished(job, error=exc)
-        else:
-            self.finished(job, result)
+                "again with the same log_dir to resume.", cause=exc) from None
 
     def close(self) -> None:
         super().close()

@@ -27,15 +27,8 @@ class ThreadBackend(Backend):
         self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix="gepa-eval")
 
     def launch(self, job: Job) -> None:
-        self._pool.submit(job.context.run, self._run, job)
-
-    def _run(self, job: Job) -> None:
-        try:
-            result = rollout_of(self.adapter.evaluate([job.example], job.candidate, capture_traces=job.capture_traces))
-        except BaseException as exc:
-            self.finished(job, error=exc)
-        else:
-            self.finished(job, result)
+        self._pool.submit(job.context.run, self.settle, job, lambda: rollout_of(
+            self.adapter.evaluate([job.example], job.candidate, capture_traces=job.capture_traces)))
 
     def close(self) -> None:
         super().close()
