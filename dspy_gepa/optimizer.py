@@ -12,7 +12,6 @@ import dspy
 from dspy.teleprompt.teleprompt import Teleprompter
 
 from dspy_gepa import _options
-from dspy_gepa._redact import scrub_saved_program
 from dspy_gepa._run_dir import BEST_PROGRAM, JOURNAL, remove_stale_temp_files, write_atomically
 from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits, inputs
 from dspy_gepa.dspy_adapter.feedback import check_metric_signature, metric_name
@@ -376,13 +375,7 @@ class _BestProgramSaver:
     def __call__(self, event: ev.Event) -> None:
         if not isinstance(event, ev.BestChanged):
             return
-        program = self.adapter.build_program(event.candidate)
-
-        def save(tmp: Path) -> None:
-            program.save(str(tmp))
-            scrub_saved_program(tmp)  # DSPy keeps an LM's headers (Authorization) in the saved state
-
-        write_atomically(self.path, save)
+        write_atomically(self.path, lambda tmp: self.adapter.save_program(event.candidate, tmp))
 
 
 def _as_list(value: Any) -> list:

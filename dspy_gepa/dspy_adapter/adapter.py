@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ from typing import Any
 
 import dspy
 
-from dspy_gepa._redact import lm_secrets
+from dspy_gepa._redact import lm_secrets, scrub_saved_program
 from dspy_gepa.dspy_adapter import codec
 from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback
 from dspy_gepa.dspy_adapter.reflective import (
@@ -107,6 +108,11 @@ class DspyAdapter:
             if name in candidate:
                 predictor.signature = predictor.signature.with_instructions(candidate[name])
         return program
+
+    def save_program(self, candidate: Mapping[str, str], path: str | os.PathLike) -> None:
+        """``program.save`` of the candidate's program, with the credentials DSPy keeps in it masked."""
+        self.build_program(candidate).save(str(path))
+        scrub_saved_program(path)
 
     def _runner(self, candidate: Mapping[str, str]) -> ProgramRunner:
         """Built programs (in their runners) are cached per candidate; DSPy programs may be called from

@@ -38,8 +38,6 @@ class MlflowBackend(Backend):
         super().__init__(options)
         self.mlflow: Any = None
         self.client: Any = None
-        self.own_run = False
-        self.components: list[str] = []
 
     def start(self, *, resumed: bool, stored: dict[str, Any], components: list[str]) -> dict[str, Any]:
         mlflow = self.mlflow = require("mlflow")
@@ -69,8 +67,6 @@ class MlflowBackend(Backend):
             raise TrackingError(f"MLflow could not start a run ({type(exc).__name__}: {exc}). Check "
                                 f"mlflow_tracking_uri={redact_uri(opts.mlflow_tracking_uri)!r} and "
                                 "mlflow_experiment_name, or set use_mlflow=False.") from exc
-        logger.info("Logging to MLflow run %s (%s) under %r.", self.run_id,
-                    "attached" if self.attached else "continued" if self.continuing else "new", self.prefix)
         return {"mlflow_run_id": self.run_id}
 
     def _start_own(self, host: Any, resumed: bool, stored: dict[str, Any]) -> None:

@@ -25,8 +25,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from dspy_gepa._run_dir import BEST_PROGRAM, REPORT
 from dspy_gepa.exceptions import TrackingError
-from dspy_gepa.tracking._base import METRICS, REPORT_FILE, STEP_METRIC, Backend, table_columns, table_row
+from dspy_gepa.tracking._base import METRICS, STEP_METRIC, Backend, table_columns, table_row
 from dspy_gepa.tracking._options import require
 
 logger = logging.getLogger(__name__)
@@ -39,8 +40,6 @@ class WandbBackend(Backend):
         super().__init__(options)
         self.wandb: Any = None
         self.run: Any = None
-        self.own_run = False
-        self.components: list[str] = []
         self.table: Any = None
         self.incremental = True
         self.rows: list[list[Any]] = []
@@ -83,8 +82,6 @@ class WandbBackend(Backend):
         for name in METRICS:
             self.run.define_metric(self.key(name), step_metric=step)
         self._new_table()
-        logger.info("Logging to W&B run %s (%s) under %r.", self.run_id,
-                    "attached" if self.attached else "continued" if self.continuing else "new", self.prefix)
         return {"wandb_run_id": self.run_id}
 
     def _new_table(self) -> None:
@@ -125,16 +122,16 @@ class WandbBackend(Backend):
         if self.table_dirty:
             data[self.key("candidates")] = self._table()
             self.table_dirty = False
-        if REPORT_FILE in files:
-            data[self.key("report")] = self.wandb.Html(files[REPORT_FILE].read_text(encoding="utf-8"))
+        if REPORT in files:
+            data[self.key("report")] = self.wandb.Html(files[REPORT].read_text(encoding="utf-8"))
         if data:
             self.run.log(data)
-        program = files.get("best_program.json")
+        program = files.get(BEST_PROGRAM)
         if program is not None:
             name = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.prefix).strip("-.")
             artifact = self.wandb.Artifact(f"{name}-best-program" if name else "best-program", type="model",
                                            description="Best program found by dspy-gepa (program.save JSON).")
-            artifact.add_file(str(program), name="best_program.json")
+            artifact.add_file(str(program), name=BEST_PROGRAM)
             self.run.log_artifact(artifact)
 
     def finish(self, *, failed: bool, interrupted: bool = False) -> None:

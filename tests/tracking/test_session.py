@@ -5,9 +5,8 @@ import logging
 
 import pytest
 
-import dspy_gepa.tracking as tracking
 from dspy_gepa import TrackingError
-from dspy_gepa.tracking import Backend, redact, safe_params
+from dspy_gepa.tracking import Backend, redact, safe_params, session
 
 from ..helpers import reflection_lm
 from .conftest import run_gepa
@@ -65,7 +64,7 @@ class FakeMlflow(FakeBackend):
 def fakes(monkeypatch):
     monkeypatch.setattr("dspy_gepa.tracking._wandb.WandbBackend", FakeWandb)
     monkeypatch.setattr("dspy_gepa.tracking._mlflow.MlflowBackend", FakeMlflow)
-    monkeypatch.setattr(tracking, "require", lambda name, check_only=False: None)
+    monkeypatch.setattr(session, "require", lambda name, check_only=False: None)
     FakeBackend.instances, FakeBackend.fail_on = [], {}
     return FakeBackend
 
