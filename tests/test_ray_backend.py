@@ -27,11 +27,11 @@ import pytest
 
 from dspy_gepa import ConfigurationError, InfrastructureError
 from dspy_gepa.backends import RayBackend, ThreadBackend
-from dspy_gepa.engine import Engine, EngineConfig
 from dspy_gepa.engine.journal import JOURNAL_NAME
 from dspy_gepa.testing import scripted_lm
 
-from .engine.fakes import FakeAdapter, make_data
+from .engine import fakes
+from .engine.fakes import FakeAdapter
 from .helpers import rule_for
 from .ray_driver import key, optimize
 
@@ -124,11 +124,9 @@ def test_an_adapter_without_a_runner_of_its_own_is_shipped_whole(cluster):
             self.__dict__.update(state, _lock=threading.Lock())
 
     def run(backend):
-        train, val = make_data()
-        engine = Engine(Picklable(("a", "b"), capacity=3), train, val, {"a": "Solve a.", "b": "Solve b."},
-                        EngineConfig(max_metric_calls=100, max_concurrent_proposals=2, num_threads=4), backend=backend)
-        s = engine.run().state
-        return s.candidates, s.val_scores, s.discovered_at
+        result, _, _ = fakes.run(Picklable(("a", "b"), capacity=3), budget=100, components=("a", "b"), backend=backend,
+                                 max_concurrent_proposals=2, num_threads=4)
+        return fakes.summary(result)
 
     assert run(RayBackend()) == run(ThreadBackend())
 

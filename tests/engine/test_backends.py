@@ -10,12 +10,12 @@ import threading
 
 import pytest
 
-from dspy_gepa.engine import Engine, EngineConfig
 from dspy_gepa.engine.backends import AsyncBackend, Backend, Halted, RayBackend, ThreadBackend, resolve_backend
 from dspy_gepa.engine.backends._base import rollout_of
 from dspy_gepa.exceptions import ConfigurationError
 
-from .fakes import Crash, FakeAdapter, make_data
+from . import fakes
+from .fakes import Crash, FakeAdapter, make_data, summary
 
 
 class AsyncFakeAdapter(FakeAdapter):
@@ -36,16 +36,9 @@ class InlineBackend(Backend):
 
 def run(backend, adapter=None, preflight=None, **cfg):
     adapter = adapter or AsyncFakeAdapter(("a", "b"), capacity=3)
-    train, val = make_data()
-    engine = Engine(adapter, train, val, {"a": "Solve a.", "b": "Solve b."},
-                    EngineConfig(**{"max_metric_calls": 150, "max_concurrent_proposals": 2, **cfg}),
-                    backend=backend, preflight=preflight)
-    return engine.run(), adapter
-
-
-def summary(result):
-    s = result.state
-    return s.candidates, s.parents, s.val_scores, s.discovered_at, result.total_metric_calls
+    result, adapter, _ = fakes.run(adapter, budget=150, components=("a", "b"), backend=backend, preflight=preflight,
+                                   **{"max_concurrent_proposals": 2, **cfg})
+    return result, adapter
 
 
 @pytest.mark.parametrize("make", [ThreadBackend, AsyncBackend, InlineBackend])
