@@ -77,16 +77,22 @@ def busy(iterations: int, seed: str) -> int:
 
 
 class ToolProgram(dspy.Module):
-    """Asks the LM, then runs a CPU-bound tool on the answer (its result does not change the prediction)."""
+    """Asks the LM, then runs a CPU-bound tool on the answer (its result does not change the prediction).
+    With ``sleep`` set, the tool sleeps that long instead: the same run with perfectly parallel work, which is
+    how :func:`cpu_suite` estimates more cores than this machine has."""
 
-    def __init__(self, iterations: int):
+    def __init__(self, iterations: int, sleep: float | None = None):
         super().__init__()
         self.answer = dspy.Predict("word -> color")
         self.iterations = iterations
+        self.sleep = sleep
 
     def forward(self, word):
         prediction = self.answer(word=word)
-        busy(self.iterations, word)
+        if self.sleep is not None:
+            time.sleep(self.sleep)
+        else:
+            busy(self.iterations, word)
         return prediction
 
 
@@ -116,14 +122,14 @@ def loadavg() -> list[float]:
 CPU_SETTINGS = dict(max_metric_calls=240, num_threads=4, max_concurrent_proposals=2, seed=0)
 
 
-def cpu_run(backend: Any, iterations: int) -> dict[str, Any]:
+def cpu_run(backend: Any, program: dspy.Module, **settings: Any) -> dict[str, Any]:
     data = words(64)
     with dspy.context(lm=scripted_lm(answer, "scripted/task")):
         gepa = GEPA(metric=metric, reflection_lm=scripted_lm(reflect, "scripted/reflection"), track_stats=True,
-                    backend=backend, progress=False, **CPU_SETTINGS)
+                    backend=backend, progress=False, **{**CPU_SETTINGS, **settings})
         load = loadavg()
         start = time.perf_counter()
-        result = gepa.compile(ToolProgram(iterations), trainset=data[:24], valset=data[24:]).detailed_results
+        result = gepa.compile(program, trainset=data[:24], valset=data[24:]).detailed_results
         wall = time.perf_counter() - start
     return {"wall_s": round(wall, 3), "rollouts": result.total_metric_calls, "load_before": load,
             "load_after": loadavg(), "key": result_key(result)}
@@ -135,50 +141,61 @@ def cpu_suite(repeats: int) -> dict[str, Any]:
     from dspy_gepa.backends import RayBackend
 
     iterations = calibrate()
-    per_rollout = min(_timed(busy, iterations, "w1") for _ in range(3))
+    work = statistics.median(_timed(busy, iterations, "w1") for _ in range(5))
     start = time.perf_counter()
     ray.init(include_dashboard=False, log_to_driver=False)
     ray_start = time.perf_counter() - start
     cpus = int(ray.cluster_resources().get("CPU", 0))
     try:
-        warm = cpu_run(RayBackend(), iterations)
+        warm = cpu_run(RayBackend(), ToolProgram(iterations))
         trials: dict[str, list[dict[str, Any]]] = {"threads": [], "ray": []}
         for i in range(repeats):
             order = ("threads", "ray") if i % 2 == 0 else ("ray", "threads")
             for name in order:
-                trials[name].append(cpu_run("threads" if name == "threads" else RayBackend(), iterations))
+                trials[name].append(cpu_run("threads" if name == "threads" else RayBackend(), ToolProgram(iterations)))
                 logging.info("cpu %s #%d: %.2f s", name, i, trials[name][-1]["wall_s"])
     finally:
         ray.shutdown()
     same = all(t["key"] == warm["key"] for ts in trials.values() for t in ts)
     med = {name: statistics.median(t["wall_s"] for t in ts) for name, ts in trials.items()}
-    rollouts = warm["rollouts"]
-    serial = med["threads"] - rollouts * per_rollout  # driver time that is not rollout work (seconds)
     return {
-        "cpus": cpus, "busy_iterations": iterations, "rollout_work_s": round(per_rollout, 4),
-        "rollouts_per_run": rollouts, "ray_start_s": round(ray_start, 2), "ray_first_run_s": warm["wall_s"],
+        "cpus": cpus, "busy_iterations": iterations, "rollout_work_s": round(work, 4),
+        "rollouts_per_run": warm["rollouts"], "ray_start_s": round(ray_start, 2), "ray_first_run_s": warm["wall_s"],
         "same_result": same, "median_wall_s": {k: round(v, 3) for k, v in med.items()},
         "speedup": round(med["threads"] / med["ray"], 3),
-        "model": _cpu_model(rollouts, per_rollout, serial, med["ray"], cpus),
+        "estimate": _estimate(iterations, work, med, warm["rollouts"], cpus),
         "trials": {k: [{x: t[x] for x in ("wall_s", "load_before", "load_after")} for t in ts]
                    for k, ts in trials.items()},
     }
 
 
-def _cpu_model(rollouts: int, work: float, serial: float, ray_wall: float, cpus: int) -> dict[str, Any]:
-    """Speed-up on N cores, from this machine's figures: T_threads = S + R·w (the GIL serializes the work),
-    T_ray(N) ≈ S + R·w / min(N, in flight) + R·o, with S the driver's own time (planning, reflection, commits),
-    w one rollout's work and o Ray's per-rollout cost on the driver, measured as what T_ray(cpus) leaves over."""
-    in_flight = CPU_SETTINGS["num_threads"]
-    overhead = max(0.0, (ray_wall - serial - rollouts * work / min(cpus, in_flight)) / rollouts)
-    t_threads = serial + rollouts * work
+def _estimate(iterations: int, work: float, med: dict[str, float], rollouts: int, cpus: int) -> dict[str, Any]:
+    """Speed-up of Ray over threads on N cores, from runs on this machine.
 
-    def speedup(n: int, width: int) -> float:
-        return round(t_threads / (serial + rollouts * work / min(n, width) + rollouts * overhead), 2)
+    A run whose tool *sleeps* ``work`` seconds instead of computing, on ``num_threads=N`` threads, is the same
+    search with perfectly parallel work on N cores and no Ray: its wall-clock ``T_sleep(N)`` counts the search's
+    own limits (phases with few rollouts to run, the driver's time). Ray adds ``o`` seconds per rollout, measured
+    here as ``(T_ray(cpus) - T_sleep(cpus)) / R``. Threads pay the whole work serially: ``T_threads = S + R·w``,
+    with S the driver's time, measured as ``T_threads - R·w`` here. So::
 
-    return {"serial_s": round(serial, 3), "ray_overhead_per_rollout_s": round(overhead, 4),
-            "estimate": {f"{n} cores": {"num_threads=4": speedup(n, in_flight), "num_threads=N": speedup(n, n)}
-                         for n in (2, 4, 8, 16, 32)}}
+        speed-up(N) ≈ (S + R_N·w) / (T_sleep(N) + R_N·o)
+
+    with ``max_concurrent_proposals = max(2, N // 6)`` (the default rule, at least this benchmark's 2) so the
+    search offers more rollouts at once on more cores; R_N is that run's rollouts.
+    """
+    serial = max(0.0, med["threads"] - rollouts * work)
+    base = cpu_run("threads", ToolProgram(iterations, sleep=work), num_threads=cpus)
+    overhead = max(0.0, (med["ray"] - base["wall_s"]) / rollouts)
+    rows = {}
+    for n in (2, 4, 8, 16, 32, 64):
+        width = max(2, n // 6)
+        sleep_run = cpu_run("threads", ToolProgram(iterations, sleep=work), num_threads=n,
+                            max_concurrent_proposals=width)
+        r = sleep_run["rollouts"]
+        rows[n] = {"max_concurrent_proposals": width, "rollouts": r, "sleep_run_s": sleep_run["wall_s"],
+                   "speedup": round((serial + r * work) / (sleep_run["wall_s"] + r * overhead), 2)}
+    return {"driver_s": round(serial, 3), "ray_overhead_per_rollout_s": round(overhead, 4),
+            "sleep_run_at_cpus_s": base["wall_s"], "cores": rows}
 
 
 # ---------------------------------------------------------------- latency: async vs threads
