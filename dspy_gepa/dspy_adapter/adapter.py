@@ -149,8 +149,11 @@ class DspyAdapter:
                         ) -> EvaluationBatch:
         """:meth:`evaluate` as coroutines on the running event loop (``program.acall``, async metrics awaited)."""
         runner = self._runner(candidate)
-        rows = await asyncio.gather(*(runner.arun(ex, capture_traces) for ex in batch))
-        return rows_to_batch(list(rows), capture_traces)
+        if len(batch) == 1:  # the engine's case: no task of its own, so whatever it raises reaches the caller's
+            rows = [await runner.arun(batch[0], capture_traces)]
+        else:
+            rows = list(await asyncio.gather(*(runner.arun(ex, capture_traces) for ex in batch)))
+        return rows_to_batch(rows, capture_traces)
 
     def remote_runner(self, candidate: Candidate) -> ProgramRunner:
         """What runs ``candidate``'s rollouts in another process: its program, the metric, and the LM settings

@@ -16,21 +16,25 @@ from dspy_gepa import GEPA, DspyAdapter
 from dspy_gepa.backends import AsyncBackend
 from dspy_gepa.testing import scripted_lm
 
-from ..helpers import TwoStep, examples, metric, reflection_lm, split, task_lm
+from ..helpers import Counter, TwoStep, examples, metric, reflection_lm, split, task_lm
 
 
 class AsyncTwoStep(dspy.Module):
-    """:class:`TwoStep` with only an async path: no ``forward`` at all."""
+    """:class:`TwoStep` with only an async path (no ``forward`` at all); its two predictors are called at once
+    (as tasks of its own) unless ``one_by_one``."""
 
-    def __init__(self):
+    def __init__(self, one_by_one=False):
         super().__init__()
         self.first = dspy.Predict("word -> color")
         self.second = dspy.Predict("word -> color")
+        self.one_by_one = one_by_one
 
     async def aforward(self, word):
-        guess = (await self.first.acall(word=word)).color
-        fixed = (await self.second.acall(word=word)).color
-        return dspy.Prediction(color=fixed if fixed != "unknown" else guess)
+        if self.one_by_one:
+            guess, fixed = await self.first.acall(word=word), await self.second.acall(word=word)
+        else:
+            guess, fixed = await asyncio.gather(self.first.acall(word=word), self.second.acall(word=word))
+        return dspy.Prediction(color=fixed.color if fixed.color != "unknown" else guess.color)
 
 
 async def async_metric(gold, pred, trace=None, pred_name=None, pred_trace=None):
@@ -38,9 +42,9 @@ async def async_metric(gold, pred, trace=None, pred_name=None, pred_trace=None):
     return metric(gold, pred, trace, pred_name, pred_trace)
 
 
-def optimize(program=None, metric_fn=metric, **kw):
+def optimize(program=None, metric_fn=metric, task=None, **kw):
     train, val = split()
-    with dspy.context(lm=task_lm()):
+    with dspy.context(lm=task or task_lm()):
         optimized = GEPA(metric=metric_fn, max_metric_calls=120, reflection_lm=reflection_lm(), track_stats=True,
                          max_concurrent_proposals=2, lm_prices={"scripted/task": (1.0, 2.0)}, **kw).compile(
             program or TwoStep(), trainset=train, valset=val)
@@ -68,6 +72,19 @@ def test_same_result_on_threads_and_async_with_or_without_a_sync_path(reference,
 @pytest.mark.parametrize("backend", ["threads", "async"])
 def test_an_async_metric_works_on_every_backend(reference, backend):
     assert key(optimize(AsyncTwoStep(), async_metric, backend=backend, num_threads=4)) == reference
+
+
+def test_an_interrupted_async_run_resumes_to_the_same_result(reference, tmp_path):
+    """KeyboardInterrupt inside an LM call on the event loop: the run stops with it, the rollouts in flight are
+    cancelled, and the resumed run ends where the uninterrupted one ends. (Raised in a task the program started
+    itself, it stops the loop: ``tests/engine/test_backends.py`` has that case.)"""
+    with pytest.raises(KeyboardInterrupt):
+        optimize(AsyncTwoStep(one_by_one=True), backend="async", num_threads=8, log_dir=str(tmp_path),
+                 task=task_lm(Counter(), stop_after=60))
+    calls = Counter()
+    resumed = optimize(AsyncTwoStep(), backend="async", num_threads=8, log_dir=str(tmp_path), task=task_lm(calls))
+    assert key(resumed) == reference
+    assert 0 < calls.n < 2 * reference[4]  # only what the first session did not record (two LM calls per rollout)
 
 
 def test_async_backend_warns_when_the_program_has_no_async_path(caplog):

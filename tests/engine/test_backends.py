@@ -91,6 +91,27 @@ def test_a_fatal_failure_stops_the_run_and_starts_nothing_queued(make, adapter_c
     assert len(calls) == 4  # three rollouts, then the one that failed; the other four queued never started
 
 
+def test_an_interrupt_that_stops_the_event_loop_stops_the_run_instead_of_hanging_it():
+    """A KeyboardInterrupt (or SystemExit) raised in a task the program started itself stops asyncio's loop:
+    every rollout on it ends with that error, and so does the run."""
+
+    class Interrupting(AsyncFakeAdapter):
+        interrupted = False
+
+        async def aevaluate(self, batch, candidate, capture_traces=False):
+            if len(self.eval_calls) >= 20 and not self.interrupted:
+                self.interrupted = True
+
+                async def interrupted():
+                    raise KeyboardInterrupt
+
+                await asyncio.gather(interrupted())
+            return await super().aevaluate(batch, candidate, capture_traces)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(AsyncBackend(), adapter=Interrupting(("a", "b")), num_threads=4)
+
+
 class Gate(FakeAdapter):
     """Rollouts wait until the test opens the gate; the adapter counts the ones that started."""
 

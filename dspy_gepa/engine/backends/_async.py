@@ -26,6 +26,8 @@ class AsyncBackend(Backend):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._launched: set[Job] = set()
+        self._stopped_by: BaseException | None = None
 
     def start(self, adapter: Any, max_in_flight: int, seed_candidate: Candidate) -> None:
         if not inspect.iscoroutinefunction(getattr(adapter, "aevaluate", None)):
@@ -33,17 +35,35 @@ class AsyncBackend(Backend):
                 f"backend='async' needs an adapter with `async def aevaluate(batch, candidate, capture_traces)`; "
                 f"{type(adapter).__name__} has none. Use backend='threads'.")
         super().start(adapter, max_in_flight, seed_candidate)
+        self._stopped_by = None
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="gepa-eval-loop", daemon=True)
+        self._loop.set_exception_handler(_quiet_about_interrupts)
+        self._thread = threading.Thread(target=self._serve, name="gepa-eval-loop", daemon=True)
         self._thread.start()
 
+    def _serve(self) -> None:
+        try:
+            self._loop.run_forever()
+        except BaseException as exc:  # KeyboardInterrupt or SystemExit in a task the program started stops the
+            self._stopped_by = exc  # loop: the rollouts launched on it end with that error
+            for job in list(self._launched):
+                self.finished(job, error=exc)
+
     def launch(self, job: Job) -> None:
-        self._loop.call_soon_threadsafe(self._spawn, job)
+        self._launched.add(job)
+        if self._stopped_by is not None:
+            self.finished(job, error=self._stopped_by)
+        else:
+            self._loop.call_soon_threadsafe(self._spawn, job)
 
     def _spawn(self, job: Job) -> None:
         task = self._loop.create_task(self._run(job), context=job.context)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def finished(self, job: Job, result: Any = None, error: BaseException | None = None) -> None:
+        self._launched.discard(job)
+        super().finished(job, result, error)
 
     async def _run(self, job: Job) -> None:
         try:
@@ -62,15 +82,34 @@ class AsyncBackend(Backend):
         loop, self._loop = self._loop, None
         if loop is None:
             return
-        if not loop.is_closed():
-            asyncio.run_coroutine_threadsafe(self._cancel_tasks(), loop).result()
-            loop.call_soon_threadsafe(loop.stop)
-            self._thread.join()
-            loop.close()
+        # Unless the loop stopped by itself (see _serve), whatever is still on it is cancelled; else it is
+        # abandoned with the loop (asyncio logs the tasks it destroys).
+        if self._stopped_by is None:
+            cancelled = asyncio.run_coroutine_threadsafe(_cancel_tasks(), loop)
+            while self._stopped_by is None:
+                try:
+                    cancelled.result(0.1)
+                    break
+                except TimeoutError:
+                    continue
+        loop.call_soon_threadsafe(loop.stop)
+        self._thread.join()
+        loop.close()
 
-    async def _cancel_tasks(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.get_running_loop().shutdown_default_executor()
+
+async def _cancel_tasks() -> None:
+    """Cancel every task still on the running loop (the rollouts' and any the program started), each in its own
+    context, and stop the loop's thread pool."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_default_executor()
+
+
+def _quiet_about_interrupts(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The loop's exception handler: a KeyboardInterrupt or SystemExit left in a task (the run stops with it
+    anyway) is not reported again when the task is collected."""
+    if isinstance(context.get("exception"), KeyboardInterrupt | SystemExit):
+        return
+    loop.default_exception_handler(context)

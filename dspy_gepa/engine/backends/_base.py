@@ -116,8 +116,10 @@ class Backend(ABC):
             self.finished(job, result)
 
     def finished(self, job: Job, result: Rollout | None = None, error: BaseException | None = None) -> None:
-        """Record how ``job`` ended and launch what the freed slot allows."""
+        """Record how ``job`` ended (the first time only) and launch what the freed slot allows."""
         with self._lock:
+            if job.future.done():
+                return
             self._running -= 1
             if error is not None and self.failure is None:
                 self.failure = error
