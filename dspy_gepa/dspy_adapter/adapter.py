@@ -15,8 +15,8 @@ from typing import Any
 
 import dspy
 
-from dspy_gepa._redact import lm_secrets, scrub_saved_program
-from dspy_gepa.dspy_adapter import codec
+from dspy_gepa._redact import lm_secrets, redact, remember_secrets, scrub_saved_program
+from dspy_gepa.dspy_adapter import codec, flex
 from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback
 from dspy_gepa.dspy_adapter.reflective import (
     ReflectionLimits,
@@ -25,12 +25,12 @@ from dspy_gepa.dspy_adapter.reflective import (
     program_failure_feedback,
     select_entries,
 )
-from dspy_gepa.dspy_adapter.runner import ProgramRunner, rows_to_batch, short
+from dspy_gepa.dspy_adapter.runner import ProgramRunner, short
 from dspy_gepa.dspy_adapter.trace import TraceEntry, Trajectory
 from dspy_gepa.engine.types import Candidate, EvaluationBatch
 from dspy_gepa.engine.usage import merge
-from dspy_gepa.lms import Prices, raise_if_infrastructure, record_lm_calls
-from dspy_gepa.proposers import InstructionProposer
+from dspy_gepa.lms import CallRecorder, Prices, raise_if_infrastructure, record_lm_calls, watch_lms
+from dspy_gepa.proposers import CodeProposer, InstructionProposer
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class DspyAdapter:
         add_format_failure_as_feedback: bool = False,
         reflection_lm: dspy.BaseLM | None = None,
         instruction_proposer: ProposalFn | None = None,
+        code_proposer: Callable[..., dict[str, str]] | None = None,
         warn_on_score_mismatch: bool = True,
         reflection_limits: ReflectionLimits | None = None,
         prices: Prices | None = None,
@@ -80,30 +81,38 @@ class DspyAdapter:
         self.add_format_failure_as_feedback = add_format_failure_as_feedback
         self.reflection_lm = reflection_lm
         self.instruction_proposer = instruction_proposer if instruction_proposer is not None else InstructionProposer()
+        self.code_proposer = code_proposer if code_proposer is not None else CodeProposer()
+        self._custom_proposers = (instruction_proposer is not None, code_proposer is not None)
+        self._warned_code = False
         self.warn_on_score_mismatch = warn_on_score_mismatch
         self.limits = reflection_limits or ReflectionLimits()
         self.prices = dict(prices or {})
         self.require_prices = require_prices
-        self.component_names = [name for name, _ in student.named_predictors()]
+        self.flex_paths = list(flex.flex_parts(student))
+        self.component_names = [name for name, _ in student.named_predictors()] + self.flex_paths
+        self._flex_tasks, self._flex_contexts = flex.task_context(student)
         self._runners: dict[tuple, ProgramRunner] = {}
         self._cache_size = program_cache_size
         self._lock = threading.Lock()
+        remember_secrets(self.secrets())
 
     def secrets(self) -> list[str]:
         """Credentials the run's LMs carry (API keys, Authorization headers): masked wherever they might
-        appear in what GEPA writes."""
+        appear in what GEPA writes (remembered at construction; a judge LM's are learned as it is called)."""
         lms = [p.lm for _, p in self.student.named_predictors()] + [dspy.settings.lm, self.reflection_lm]
         return [s for lm in lms if lm is not None for s in lm_secrets(lm)]
 
     # ---------------------------------------------------------------- programs
 
     def build_program(self, candidate: Mapping[str, str]) -> dspy.Module:
-        """A new program: the student with the candidate's instructions. Unknown names are an error."""
+        """A new program: the student with the candidate's instructions (and ``dspy.Flex`` sources). Unknown
+        names are an error; a Flex source that cannot be bound raises one of ``flex.BIND_ERRORS``."""
         unknown = set(candidate) - set(self.component_names)
         if unknown:
             raise KeyError(f"Candidate names components the program does not have: {sorted(unknown)}; "
-                           f"its predictors are {self.component_names}.")
+                           f"its components are {self.component_names}.")
         program = self.student.deepcopy()
+        flex.bind(program, dict(candidate))
         for name, predictor in program.named_predictors():
             if name in candidate:
                 predictor.signature = predictor.signature.with_instructions(candidate[name])
@@ -116,7 +125,8 @@ class DspyAdapter:
 
     def _runner(self, candidate: Mapping[str, str]) -> ProgramRunner:
         """Built programs (in their runners) are cached per candidate; DSPy programs may be called from
-        several threads.
+        several threads. A candidate whose ``dspy.Flex`` code cannot be bound gets a runner that scores every
+        example as a failure with that error.
 
         Looked up on every rollout, so without a lock or a digest: the key is the candidate's items
         (strings cache their hashes), and a plain dict read is atomic."""
@@ -124,8 +134,14 @@ class DspyAdapter:
         hit = self._runners.get(key)
         if hit is not None:
             return hit
-        runner = ProgramRunner(self.build_program(candidate), self.metric, failure_score=self.failure_score,
-                               prices=self.prices, require_prices=self.require_prices)
+        settings = dict(metric=self.metric, failure_score=self.failure_score, prices=self.prices,
+                        require_prices=self.require_prices, program_trace=bool(self.flex_paths))
+        try:
+            runner = ProgramRunner(self.build_program(candidate), **settings)
+        except flex.BIND_ERRORS as exc:  # the candidate's code itself: a failure on every example
+            error = redact(f"the candidate's dspy.Flex code could not be bound: {type(exc).__name__}: {exc}")
+            logger.info("%s; scoring its rollouts as failures.", error)
+            runner = ProgramRunner(None, unusable=error, **settings)
         with self._lock:
             hit = self._runners.setdefault(key, runner)
             while len(self._runners) > self._cache_size:
@@ -143,7 +159,7 @@ class DspyAdapter:
             with ThreadPoolExecutor(threads, thread_name_prefix="dspy-gepa-eval") as pool:
                 futures = [pool.submit(copy_context().run, runner.run, ex, capture_traces) for ex in batch]
                 rows = [f.result() for f in futures]
-        return rows_to_batch(rows, capture_traces)
+        return EvaluationBatch.from_rollouts(rows)
 
     async def aevaluate(self, batch: list[dspy.Example], candidate: Candidate, capture_traces: bool = False
                         ) -> EvaluationBatch:
@@ -153,14 +169,14 @@ class DspyAdapter:
             rows = [await runner.arun(batch[0], capture_traces)]
         else:
             rows = list(await asyncio.gather(*(runner.arun(ex, capture_traces) for ex in batch)))
-        return rows_to_batch(rows, capture_traces)
+        return EvaluationBatch.from_rollouts(rows)
 
     def remote_runner(self, candidate: Candidate) -> ProgramRunner:
         """What runs ``candidate``'s rollouts in another process: its program, the metric, and the LM settings
         in force here (``dspy.settings.lm`` and ``adapter``, with any ``dspy.context`` around ``compile``)."""
         return self._runner(candidate).shipped({"lm": dspy.settings.lm, "adapter": dspy.settings.adapter})
 
-    def _priced(self, calls: Any) -> dict[str, Any]:
+    def _priced(self, calls: CallRecorder) -> dict[str, Any]:
         return calls.usage(self.prices, require_prices=self.require_prices)
 
     @contextlib.contextmanager
@@ -192,9 +208,19 @@ class DspyAdapter:
 
     def _reflective_dataset(self, candidate: Candidate, eval_batch: EvaluationBatch, components_to_update: list[str]
                             ) -> dict[str, list[dict[str, Any]]]:
-        predictors = dict(self._runner(candidate).program.named_predictors())
         trajectories: list[Trajectory] = list(eval_batch.trajectories or [])
         dataset: dict[str, list[dict[str, Any]]] = {}
+        for name in [c for c in components_to_update if c in self.flex_paths]:
+            ranked = sorted(range(len(trajectories)), key=lambda i: (trajectories[i].score, i))
+            chosen = sorted(ranked[: self.limits.max_records])
+            if chosen:
+                dataset[name] = [flex.code_record(trajectories[i], self._program_feedback(trajectories[i]),
+                                                  self.limits) for i in chosen]
+        components_to_update = [c for c in components_to_update if c not in self.flex_paths]
+        if not components_to_update:
+            return dataset
+        program = self._runner(candidate).program or self.build_program(candidate)  # (raises if it cannot bind)
+        predictors = dict(program.named_predictors())
         for name in components_to_update:
             predictor = predictors[name]
             records = []
@@ -207,6 +233,12 @@ class DspyAdapter:
             else:
                 logger.info("No trace of component %r in this minibatch to reflect on.", name)
         return dataset
+
+    def _program_feedback(self, trajectory: Trajectory) -> str:
+        """Program-level feedback (for a code component): the metric's, or what went wrong."""
+        if trajectory.prediction is None:
+            return program_failure_feedback(trajectory)
+        return trajectory.feedback if trajectory.feedback is not None else default_feedback(trajectory.score)
 
     def _feedback(self, entry: TraceEntry, trajectory: Trajectory, name: str, predictors: dict[str, Any]) -> str:
         if entry.failed:
@@ -232,15 +264,31 @@ class DspyAdapter:
         reflective_dataset: Mapping[str, Sequence[Mapping[str, Any]]],
         components_to_update: list[str],
     ) -> dict[str, str]:
+        """New texts from the instruction proposer, and new ``dspy.Flex`` sources from the code proposer
+        (``code_proposer``, or the built-in :class:`~dspy_gepa.proposers.CodeProposer`), both run with the
+        reflection LM as DSPy's LM."""
         lm = self.reflection_lm or dspy.settings.lm
+        code = [c for c in components_to_update if c in self.flex_paths]
+        instructions = [c for c in components_to_update if c not in self.flex_paths]
+        if code and self._custom_proposers == (True, False) and not self._warned_code:
+            self._warned_code = True
+            logger.warning("A custom instruction_proposer handles instructions only; the built-in code proposer "
+                           "rewrites the dspy.Flex sources %s (pass code_proposer=... to use your own).", code)
+        texts: dict[str, str] = {}
         try:
-            with self._recording("reflection"), dspy.context(lm=lm):
-                return self.instruction_proposer(
-                    candidate=dict(candidate), reflective_dataset=reflective_dataset,
-                    components_to_update=list(components_to_update))
+            with self._recording("reflection"), dspy.context(lm=lm), watch_lms():
+                if code:
+                    texts.update(self.code_proposer(
+                        candidate=dict(candidate), reflective_dataset=reflective_dataset, components_to_update=code,
+                        task_descriptions=dict(self._flex_tasks), context_blurbs=dict(self._flex_contexts)))
+                if instructions:
+                    texts.update(self.instruction_proposer(
+                        candidate=dict(candidate), reflective_dataset=reflective_dataset,
+                        components_to_update=instructions))
         except Exception as exc:
             raise_if_infrastructure(exc, lm, self.secrets())
             raise
+        return texts
 
     # ---------------------------------------------------------------- journal codec
 

@@ -1,4 +1,8 @@
-"""The feedback metric: calling it (a plain function or an ``async def``), and reading what it returns."""
+"""The feedback metric: calling it (a plain function or an ``async def``), and reading what it returns.
+
+The metric runs with its LM calls watched (:func:`~dspy_gepa.lms.recording.watch_lms`): a judge LM's
+credentials are masked from then on, and its outage is reported as the judge's.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from dspy_gepa._redact import redact
 from dspy_gepa.dspy_adapter.aio import run_sync
 from dspy_gepa.exceptions import MetricError
 from dspy_gepa.lms.errors import raise_if_infrastructure
+from dspy_gepa.lms.recording import watch_lms
 
 METRIC_SIGNATURE = "metric(gold, pred, trace=None, pred_name=None, pred_trace=None)"
 
@@ -77,15 +82,27 @@ def _plain_number(value: Any) -> Any:
     return value
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut short: a metric's value can be a number with thousands of digits."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's limit for converting to text
+        return f"<an {type(value).__name__} of {value.bit_length()} bits>"
+    return text if len(text) <= 200 else f"{text[:100]}...<{len(text) - 110} more characters>...{text[-10:]}"
+
+
 def _as_score(value: Any, metric: Callable[..., Any], context: str) -> float:
     value = _plain_number(value)
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, numbers.Real):
-        score = float(value)
+        try:
+            score = float(value)
+        except OverflowError:  # a huge int or Fraction
+            score = math.inf
         if math.isfinite(score):
             return score
-        raise MetricError(f"Metric {metric_name(metric)} returned the score {value!r} {context}; scores must be "
+        raise MetricError(f"Metric {metric_name(metric)} returned the score {_shown(value)} {context}; scores must be "
                           "finite numbers. Make it return a float such as 0.0 for a failure.")
     raise MetricError(f"Metric {metric_name(metric)} returned a score of type {type(value).__name__} ({value!r:.200}) "
                       f"{context}; expected a number. Return a float, or ScoreWithFeedback(score=..., feedback=...).")
@@ -118,8 +135,74 @@ def read_metric_result(result: Any, metric: Callable[..., Any], context: str) ->
     return score, feedback
 
 
+def read_objectives(result: Any, metric: Callable[..., Any], context: str) -> dict[str, float] | None:
+    """The multi-objective scores a metric returned beside its score (``objective_scores={name: score}``
+    on a ``ScoreWithFeedback`` or mapping), or None."""
+    if isinstance(result, dspy.Example | Mapping):
+        value = result.get("objective_scores")
+    else:
+        value = getattr(result, "objective_scores", None)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise MetricError(f"Metric {metric_name(metric)} returned objective_scores={value!r:.200} {context}; expected "
+                          "a dict mapping objective names to numbers.")
+    return {name: _as_score(score, metric, f"{context} (objective {name!r})") for name, score in value.items()} or None
+
+
 def default_feedback(score: float) -> str:
     return f"This output received a score of {score:g} (the metric gave no written feedback)."
+
+
+def call_metric(metric: Callable[..., Any], gold: Any, pred: Any, trace: Any, pred_name: str | None,
+                pred_trace: Any, context: str) -> tuple[float, str | None]:
+    """Call the user's metric for feedback; its own exceptions become a :class:`MetricError` that names it."""
+    return read_metric_result(_invoke(metric, (gold, pred, trace, pred_name, pred_trace), {}, context), metric, context)
+
+
+def score_rollout(metric: Callable[..., Any], gold: Any, pred: Any, context: str, *,
+                  program_trace: Any = None) -> tuple[float, str | None, dict[str, float] | None]:
+    """Score one rollout (``trace=None``, as ``dspy.Evaluate`` does): (score, feedback, objective scores).
+    ``program_trace`` reaches a metric that declares that parameter (programs with ``dspy.Flex`` parts)."""
+    result = _invoke(metric, (gold, pred, None, None, None), _rollout_kwargs(metric, program_trace), context)
+    return (*read_metric_result(result, metric, context), read_objectives(result, metric, context))
+
+
+async def ascore_rollout(metric: Callable[..., Any], gold: Any, pred: Any, context: str, *,
+                         program_trace: Any = None) -> tuple[float, str | None, dict[str, float] | None]:
+    """:func:`score_rollout` from a coroutine: an async metric is awaited, a plain one runs on a thread (it may
+    call an LM judge), so the event loop keeps serving the other rollouts."""
+    args, kwargs = (gold, pred, None, None, None), _rollout_kwargs(metric, program_trace)
+    with _metric_errors(metric, context), watch_lms():
+        if is_async_metric(metric):
+            result = await metric(*args, **kwargs)
+        else:
+            result = await asyncio.to_thread(metric, *args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+    return (*read_metric_result(result, metric, context), read_objectives(result, metric, context))
+
+
+def _rollout_kwargs(metric: Callable[..., Any], program_trace: Any) -> dict[str, Any]:
+    return {"program_trace": program_trace} if program_trace is not None and declares(metric, "program_trace") else {}
+
+
+def declares(metric: Callable[..., Any], parameter: str) -> bool:
+    try:
+        return parameter in inspect.signature(metric).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _invoke(metric: Callable[..., Any], args: tuple, kwargs: dict[str, Any], context: str) -> Any:
+    """Call the metric from synchronous code; an async metric is run to its end here."""
+    with _metric_errors(metric, context), watch_lms():
+        result = metric(*args, **kwargs)
+        return run_sync(_awaited(result)) if inspect.isawaitable(result) else result
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 @contextlib.contextmanager
@@ -134,31 +217,3 @@ def _metric_errors(metric: Callable[..., Any], context: str) -> Iterator[None]:
         raise MetricError(f"Metric {metric_name(metric)} raised {type(exc).__name__}: {redact(str(exc))} {context}. "
                           "Fix the metric "
                           "(a metric should score a bad prediction low rather than raise).") from exc
-
-
-def call_metric(metric: Callable[..., Any], gold: Any, pred: Any, trace: Any, pred_name: str | None,
-                pred_trace: Any, context: str) -> tuple[float, str | None]:
-    """Call the user's metric from synchronous code; an async metric is run to its end here."""
-    with _metric_errors(metric, context):
-        result = metric(gold, pred, trace, pred_name, pred_trace)
-        if inspect.isawaitable(result):
-            result = run_sync(_awaited(result))
-    return read_metric_result(result, metric, context)
-
-
-async def acall_metric(metric: Callable[..., Any], gold: Any, pred: Any, trace: Any, pred_name: str | None,
-                       pred_trace: Any, context: str) -> tuple[float, str | None]:
-    """Call the user's metric from a coroutine: an async metric is awaited, a plain one runs on a thread
-    (it may call an LM judge), so the event loop keeps serving the other rollouts."""
-    with _metric_errors(metric, context):
-        if is_async_metric(metric):
-            result = await metric(gold, pred, trace, pred_name, pred_trace)
-        else:
-            result = await asyncio.to_thread(metric, gold, pred, trace, pred_name, pred_trace)
-            if inspect.isawaitable(result):
-                result = await result
-    return read_metric_result(result, metric, context)
-
-
-async def _awaited(awaitable: Any) -> Any:
-    return await awaitable

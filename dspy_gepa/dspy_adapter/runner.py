@@ -18,13 +18,10 @@ import dspy
 
 from dspy_gepa._redact import lm_secrets, redact
 from dspy_gepa.dspy_adapter.aio import run_sync
-from dspy_gepa.dspy_adapter.feedback import acall_metric, call_metric
+from dspy_gepa.dspy_adapter.feedback import ascore_rollout, score_rollout
 from dspy_gepa.dspy_adapter.trace import Trajectory, arun_with_trace, run_with_trace, watch_parse_failures
-from dspy_gepa.engine.types import EvaluationBatch
+from dspy_gepa.engine.types import EvaluationBatch, Rollout
 from dspy_gepa.lms import CallRecorder, Prices, raise_if_infrastructure, record_lm_calls
-
-#: What one rollout returns: prediction, score, trajectory, feedback, error, usage by role.
-Row = tuple[Any, float, Trajectory | None, str | None, str | None, dict | None]
 
 
 def has_method(obj: Any, name: str) -> bool:
@@ -34,31 +31,27 @@ def has_method(obj: Any, name: str) -> bool:
 class ProgramRunner:
     """Runs ``program`` (already built for one candidate) on examples and scores it with ``metric``.
 
-    ``settings``: DSPy settings (``lm``, ``adapter``) to run under, for a runner sent to another process;
-    None where the caller's settings apply (threads and coroutines of this process inherit them)."""
+    ``program=None`` with ``unusable`` set: the candidate could not be built (its ``dspy.Flex`` code does not
+    bind), so every example scores ``failure_score`` with that error. ``program_trace``: the metric gets DSPy's
+    whole trace if it declares that parameter (programs with ``dspy.Flex`` parts). ``settings``: DSPy settings
+    (``lm``, ``adapter``) to run under, for a runner sent to another process; None where the caller's settings
+    apply (threads and coroutines of this process inherit them)."""
 
-    def __init__(self, program: dspy.Module, metric: Any, *, failure_score: float, prices: Prices,
-                 require_prices: bool, settings: Mapping[str, Any] | None = None):
+    def __init__(self, program: dspy.Module | None, metric: Any, *, failure_score: float, prices: Prices,
+                 require_prices: bool, program_trace: bool = False, unusable: str | None = None,
+                 settings: Mapping[str, Any] | None = None):
         self.program = program
         self.metric = metric
         self.failure_score = failure_score
         self.prices = prices
         self.require_prices = require_prices
+        self.program_trace = program_trace
+        self.unusable = unusable
         self.settings = dict(settings) if settings is not None else None
-        watch_parse_failures(program)
-        self._index()
-
-    def _index(self) -> None:
-        self.names = {id(p): name for name, p in self.program.named_predictors()}
-        self.sync_path = has_method(self.program, "forward")
-        self.async_path = has_method(self.program, "aforward")
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "names"}  # object ids mean nothing elsewhere
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._index()
+        if program is not None:
+            watch_parse_failures(program)
+        self.sync_path = program is None or has_method(program, "forward")
+        self.async_path = program is not None and has_method(program, "aforward")
 
     def shipped(self, settings: Mapping[str, Any]) -> ProgramRunner:
         """This runner (same program) to run in another process under ``settings``."""
@@ -71,60 +64,61 @@ class ProgramRunner:
     def evaluate(self, batch: list[Any], capture_traces: bool) -> EvaluationBatch:
         """The remote-runner protocol of ``RayBackend``: the batch, one example after the other."""
         with dspy.context(**(self.settings or {})):
-            return rows_to_batch([self.run(example, capture_traces) for example in batch], capture_traces)
+            return EvaluationBatch.from_rollouts([self.run(example, capture_traces) for example in batch])
 
-    def run(self, example: Any, capture: bool) -> Row:
-        if not self.sync_path and self.async_path:
+    def run(self, example: Any, capture: bool) -> Rollout:
+        if self.unusable is not None:
+            return self._unusable(example, capture)
+        if not self.sync_path:
             return run_sync(self.arun(example, capture))
         with record_lm_calls() as calls:
-            prediction, entries, exc = run_with_trace(self.program, self.names, example)
+            prediction, entries, exc, raw_trace = run_with_trace(self.program, example)
             program_calls = len(calls.history)  # the program's calls come first; the metric's (a judge) after
             if exc is not None:
-                score, feedback, error = self._failed(exc)
+                outcome = self._failed(exc)
             else:
-                score, feedback = call_metric(self.metric, example, prediction, None, None, None,
-                                              context=f"for example {short(example)}")
-                error = None
-        return self._row(example, capture, calls, program_calls, prediction, entries, score, feedback, error)
+                outcome = (*score_rollout(self.metric, example, prediction, context=f"for example {short(example)}",
+                                          program_trace=raw_trace if self.program_trace else None), None)
+        return self._rollout(example, capture, calls, program_calls, prediction, entries, *outcome)
 
-    async def arun(self, example: Any, capture: bool) -> Row:
+    async def arun(self, example: Any, capture: bool) -> Rollout:
+        if self.unusable is not None:
+            return self._unusable(example, capture)
         if not self.async_path:  # a program with only a sync path: its rollouts wait on threads
             return await asyncio.to_thread(self.run, example, capture)
         with record_lm_calls() as calls:
-            prediction, entries, exc = await arun_with_trace(self.program, self.names, example)
+            prediction, entries, exc, raw_trace = await arun_with_trace(self.program, example)
             program_calls = len(calls.history)
             if exc is not None:
-                score, feedback, error = self._failed(exc)
+                outcome = self._failed(exc)
             else:
-                score, feedback = await acall_metric(self.metric, example, prediction, None, None, None,
-                                                     context=f"for example {short(example)}")
-                error = None
-        return self._row(example, capture, calls, program_calls, prediction, entries, score, feedback, error)
+                outcome = (*await ascore_rollout(self.metric, example, prediction,
+                                                 context=f"for example {short(example)}",
+                                                 program_trace=raw_trace if self.program_trace else None), None)
+        return self._rollout(example, capture, calls, program_calls, prediction, entries, *outcome)
 
-    def _failed(self, exc: BaseException) -> tuple[float, None, str]:
+    def _failed(self, exc: BaseException) -> tuple[float, None, None, str]:
         """An exception inside the program scores ``failure_score``, unless it is an LM outage."""
         lms = [p.lm for _, p in self.program.named_predictors()] + [dspy.settings.lm]
         secrets = [s for lm in lms if lm is not None for s in lm_secrets(lm)]
         raise_if_infrastructure(exc, secrets=secrets)
-        return self.failure_score, None, redact(f"{type(exc).__name__}: {exc}", secrets)  # shown to reflection
+        return self.failure_score, None, None, redact(f"{type(exc).__name__}: {exc}", secrets)  # shown to reflection
 
-    def _row(self, example: Any, capture: bool, calls: CallRecorder, program_calls: int, prediction: Any,
-             entries: list, score: float, feedback: str | None, error: str | None) -> Row:
+    def _unusable(self, example: Any, capture: bool) -> Rollout:
+        trajectory = Trajectory(None, [], self.unusable, self.failure_score, None, example) if capture else None
+        return Rollout(score=self.failure_score, error=self.unusable, trajectory=trajectory)
+
+    def _rollout(self, example: Any, capture: bool, calls: CallRecorder, program_calls: int, prediction: Any,
+                 entries: list, score: float, feedback: str | None, objectives: dict[str, float] | None,
+                 error: str | None) -> Rollout:
         trajectory = Trajectory(prediction, entries, error, score, feedback, example) if capture else None
         usage = {"task": self.priced(CallRecorder(calls.history[:program_calls])),
                  "judge": self.priced(CallRecorder(calls.history[program_calls:]))}
-        return prediction, score, trajectory, feedback, error, {k: v for k, v in usage.items() if v}
+        return Rollout(score=score, output=prediction, feedback=feedback, trajectory=trajectory, error=error,
+                       usage={k: v for k, v in usage.items() if v}, objectives=objectives)
 
     def priced(self, calls: CallRecorder) -> dict[str, Any]:
         return calls.usage(self.prices, require_prices=self.require_prices)
-
-
-def rows_to_batch(rows: list[Row], capture_traces: bool) -> EvaluationBatch:
-    return EvaluationBatch(
-        outputs=[r[0] for r in rows], scores=[r[1] for r in rows],
-        trajectories=[r[2] for r in rows] if capture_traces else None,
-        feedbacks=[r[3] for r in rows], errors=[r[4] for r in rows], usages=[r[5] for r in rows],
-    )
 
 
 def short(example: Any) -> str:

@@ -2,11 +2,17 @@
 
 Successful predictor calls come from DSPy's own trace (``dspy.settings.trace``, which ``Predict``
 appends ``(predictor, inputs, prediction)`` to). A call whose output fails to parse raises before it
-reaches the trace; for those, :func:`watch_parse_failures` wraps each predictor's ``forward`` and
-``aforward`` in the programs the adapter builds (never the user's student) so that an ``AdapterParseError`` passing
-through is noted with the predictor's name, inputs and raw reply — also when the program catches it.
-Either way predictors are identified by object identity or by their name in ``named_predictors()``,
-never by comparing signatures: two predictors with the same signature keep separate traces.
+reaches the trace; for those, :func:`watch_parse_failures` gives each predictor of the programs the
+adapter builds (never the user's student) a subclass of its own class whose ``forward`` notes an
+``AdapterParseError`` passing through, with the predictor's name, inputs and raw reply, also when the
+program catches it. Any other error passing through is noted with the predictor's LM, so an LM outage
+names the LM that failed.
+
+Each watched predictor carries its component name as a plain attribute. A copy of a predictor made
+inside ``forward`` (``dspy.BestOfN``, ``dspy.Refine`` and user code deep-copy predictors and give the
+copy its own LM, rollout id or temperature) is the same component: the copy keeps the name and the
+class, and runs as itself. Predictors are never matched by comparing signatures, so two predictors
+with the same signature keep separate traces.
 
 (A DSPy callback could note the failures too, but an active callback makes DSPy wrap every module,
 adapter and LM call with bookkeeping, which costs more than the LM calls of a fast model.)
@@ -20,6 +26,8 @@ from typing import Any
 
 import dspy
 from dspy.utils.exceptions import AdapterParseError
+
+from dspy_gepa.lms.errors import note_raised_by
 
 
 @dataclass
@@ -55,100 +63,106 @@ _failures: contextvars.ContextVar[list[TraceEntry] | None] = contextvars.Context
                                                                                     default=None)
 
 
-class _Watch:
-    """Stands in for one predictor's ``forward`` and notes the parse failures passing through. An object of
-    a module-level class rather than a closure, so that a watched program pickles (``RayBackend`` ships
-    programs to worker processes)."""
+#: The attribute holding a watched predictor's component name; a deep copy keeps it.
+COMPONENT_ATTR = "_dspy_gepa_component"
+_watched_classes: dict[type, type] = {}
 
-    method = "forward"
 
-    def __init__(self, predictor: dspy.Module, name: str):
-        self.predictor = predictor
-        self.name = name
-        self.function = getattr(type(predictor), self.method)
+def _note_failure(predictor: Any, kwargs: dict[str, Any], exc: AdapterParseError) -> None:
+    failures = _failures.get()
+    if failures is not None:
+        failures.append(TraceEntry(getattr(predictor, COMPONENT_ATTR), dict(kwargs), None, raw=exc.lm_response))
 
-    def _note(self, exc: AdapterParseError, kwargs: dict[str, Any]) -> None:
-        failures = _failures.get()
-        if failures is not None:
-            failures.append(TraceEntry(self.name, dict(kwargs), None, raw=exc.lm_response))
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+def _watched_class(cls: type) -> type:
+    """``cls`` with a ``forward``/``aforward`` that note parse failures (one subclass per class)."""
+    watched = _watched_classes.get(cls)
+    if watched is not None:
+        return watched
+
+    def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return self.function(self.predictor, *args, **kwargs)
+            return super(watched, self).forward(*args, **kwargs)
         except AdapterParseError as exc:
-            self._note(exc, kwargs)
+            _note_failure(self, kwargs, exc)
+            raise
+        except Exception as exc:  # an LM outage names the LM this predictor called
+            note_raised_by(exc, kwargs.get("lm") or self.lm or dspy.settings.lm)
             raise
 
-
-class _AsyncWatch(_Watch):
-    """:class:`_Watch` for ``aforward``, the path of ``acall``."""
-
-    method = "aforward"
-
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    async def aforward(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return await self.function(self.predictor, *args, **kwargs)
+            return await super(watched, self).aforward(*args, **kwargs)
         except AdapterParseError as exc:
-            self._note(exc, kwargs)
+            _note_failure(self, kwargs, exc)
             raise
+        except Exception as exc:  # an LM outage names the LM this predictor called
+            note_raised_by(exc, kwargs.get("lm") or self.lm or dspy.settings.lm)
+            raise
+
+    watched = type(cls.__name__, (cls,), {"forward": forward, "aforward": aforward, "__module__": cls.__module__,
+                                          "__qualname__": cls.__qualname__})
+    return _watched_classes.setdefault(cls, watched)
 
 
 def watch_parse_failures(program: dspy.Module) -> None:
-    """Make each predictor of ``program`` (one the adapter built) note its parse failures, on the sync and
-    the async path. (Set without ``Module.__setattr__``/``__getattribute__``, which warn about ``forward``.)"""
+    """Make each predictor of ``program`` (one the adapter built) carry its component name and note
+    its parse failures, in itself and in any copy of it."""
     for name, predictor in program.named_predictors():
-        for watch in (_Watch, _AsyncWatch):
-            if callable(getattr(type(predictor), watch.method, None)):
-                object.__setattr__(predictor, watch.method, watch(predictor, name))
+        object.__setattr__(predictor, COMPONENT_ATTR, name)
+        if type(predictor) not in _watched_classes.values():
+            predictor.__class__ = _watched_class(type(predictor))
+
+
+def component_of(predictor: Any) -> str | None:
+    """The component a traced predictor (or a copy of it) stands for; None for predictors GEPA did not build."""
+    return getattr(predictor, COMPONENT_ATTR, None)
 
 
 class _Capture:
-    """The trace of one run of a program: DSPy's trace of the program's predictors plus the parse failures
-    noted by the watches. Used as ``with _Capture(names) as capture: capture.prediction = program(...)``."""
-
-    def __init__(self, names: dict[int, str]):
-        self.names = names
-        self.prediction: dspy.Prediction | None = None
-        self.error: BaseException | None = None
-        self.entries: list[TraceEntry] = []
+    """The trace of one run of a program: ``with _Capture() as capture: capture.prediction = program(...)``.
+    An exception the program raises is kept in ``error`` (scored as a failure by the caller, unless it is an
+    LM outage), not raised."""
 
     def __enter__(self) -> _Capture:
-        self._noted: list[TraceEntry] = []
-        self._token = _failures.set(self._noted)
+        self.prediction: dspy.Prediction | None = None
+        self.error: BaseException | None = None
+        self._failures: list[TraceEntry] = []
+        self._token = _failures.set(self._failures)
         self._context = dspy.context(trace=[])
         self._context.__enter__()
         return self
 
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
         try:
-            raw_trace = list(dspy.settings.trace or [])
+            self.raw_trace = list(dspy.settings.trace or [])
             self._context.__exit__(None, None, None)
         finally:
             _failures.reset(self._token)
-        self.entries = [TraceEntry(self.names[id(p)], dict(inputs), outputs) for p, inputs, outputs in raw_trace
-                        if id(p) in self.names]
-        self.entries.extend(self._noted)
-        if isinstance(exc, Exception):  # scored as a failure by the caller, unless it is an LM outage
+        if isinstance(exc, Exception):
             self.error = exc
             return True
         return False
 
-    def result(self) -> tuple[dspy.Prediction | None, list[TraceEntry], BaseException | None]:
-        return self.prediction, self.entries, self.error
+    def result(self) -> tuple[dspy.Prediction | None, list[TraceEntry], BaseException | None, list[Any]]:
+        entries = [TraceEntry(name, dict(inputs), outputs) for p, inputs, outputs in self.raw_trace
+                   if (name := component_of(p)) is not None]
+        return self.prediction, entries + self._failures, self.error, self.raw_trace
 
 
-def run_with_trace(program: dspy.Module, names: dict[int, str], example: dspy.Example
-                   ) -> tuple[dspy.Prediction | None, list[TraceEntry], BaseException | None]:
+def run_with_trace(program: dspy.Module, example: dspy.Example
+                   ) -> tuple[dspy.Prediction | None, list[TraceEntry], BaseException | None, list[Any]]:
     """Run ``program`` on ``example``; return its prediction (None if it raised), the trace entries of
-    the program's own predictors in call order, and the exception it raised, if any."""
-    with _Capture(names) as capture:
+    the program's own predictors in call order, the exception it raised, if any, and DSPy's whole trace
+    (every predictor call, ``(predictor, inputs, prediction)``)."""
+    with _Capture() as capture:
         capture.prediction = program(**example.inputs())
     return capture.result()
 
 
-async def arun_with_trace(program: dspy.Module, names: dict[int, str], example: dspy.Example
-                          ) -> tuple[dspy.Prediction | None, list[TraceEntry], BaseException | None]:
+async def arun_with_trace(program: dspy.Module, example: dspy.Example
+                          ) -> tuple[dspy.Prediction | None, list[TraceEntry], BaseException | None, list[Any]]:
     """:func:`run_with_trace` through ``program.acall`` (DSPy's async path)."""
-    with _Capture(names) as capture:
+    with _Capture() as capture:
         capture.prediction = await program.acall(**example.inputs())
     return capture.result()

@@ -36,7 +36,7 @@ from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.adapter import codec_of
 from dspy_gepa.engine.backends import Backend, Halted, ThreadBackend
 from dspy_gepa.engine.budget import budget_plan
-from dspy_gepa.engine.commit import Committer
+from dspy_gepa.engine.commit import Committer, idle_limit
 from dspy_gepa.engine.config import EngineConfig
 from dspy_gepa.engine.journal import FileJournal, JournalRecorder, check_fingerprint, load, run_fingerprint
 from dspy_gepa.engine.ledger import Ledger, final_reserve
@@ -44,6 +44,7 @@ from dspy_gepa.engine.merge import MergeBook
 from dspy_gepa.engine.planner import Planner
 from dspy_gepa.engine.proposals import (
     Evaluate,
+    Judge,
     Plan,
     Reflect,
     Run,
@@ -55,6 +56,7 @@ from dspy_gepa.engine.proposals import (
 from dspy_gepa.engine.reflection import Reflector
 from dspy_gepa.engine.rollouts import Rollouts
 from dspy_gepa.engine.state import State
+from dspy_gepa.engine.strategies import GroupJudge, acceptance_criterion
 from dspy_gepa.engine.types import Candidate, Rollout, RolloutKey, candidate_hash
 from dspy_gepa.engine.usage import merge
 from dspy_gepa.exceptions import ConfigurationError
@@ -111,7 +113,8 @@ class Engine:
         self.backend = backend if backend is not None else ThreadBackend()
 
         self.val_ids = list(range(len(self.valset)))
-        self.state = State(component_names=list(self.seed_candidate), val_ids=self.val_ids)
+        self.state = State(component_names=list(self.seed_candidate), val_ids=self.val_ids,
+                           frontier_type=config.frontier_type)
         self.ledger = Ledger(config.max_metric_calls, config.max_cost,
                              final_reserve(len(self.val_ids), config.screen_size(len(self.val_ids))))
         self.merge_book = MergeBook()
@@ -120,9 +123,11 @@ class Engine:
         self.reflector = Reflector(adapter, self.rollouts, self.bus, on_ready=self._resume_later)
         self.committer = Committer(self.state, self.ledger, self.rollouts, self.merge_book, self.bus,
                                    use_merge=config.use_merge, max_merge_invocations=config.max_merge_invocations,
-                                   max_consecutive_failures=config.max_consecutive_failures)
+                                   max_consecutive_failures=config.max_consecutive_failures,
+                                   idle_limit=idle_limit(len(self.trainset), config.minibatch_size))
         self.planner = Planner(config, self.state, self.ledger, self.committer.progress, self.merge_book,
-                               len(self.trainset), self.val_ids)
+                               self.trainset, self.val_ids)
+        self.judge = GroupJudge(acceptance_criterion(config.acceptance), config.selection, self.planner.view)
 
         self.runs: dict[int, Run] = {}
         self.finished: dict[int, Run] = {}
@@ -144,16 +149,18 @@ class Engine:
                                self.codec, self.fingerprint_extra)
 
     def _open_journal(self) -> bool:
+        """Lock ``log_dir`` (before anything is read or spent), load and check its journal, open it for appends."""
         if self.log_dir is None:
             return False
         backend = FileJournal(self.log_dir / JOURNAL)
+        backend.lock()
+        self._journal = JournalRecorder(backend, self.codec)
         contents = load(backend)
         fingerprint = self.fingerprint()
         if contents.header is not None:
             check_fingerprint(contents.header.get("fingerprint", {}), fingerprint, backend.path)
         self.rollouts.journal = contents
         backend.open()
-        self._journal = JournalRecorder(backend, self.codec)
         self._journal.start(fingerprint, contents)
         self.bus.subscribe(self._journal, critical=True)
         return contents.header is not None and bool(contents.records[1:])
@@ -161,7 +168,14 @@ class Engine:
     # ------------------------------------------------------------------ running
 
     def run(self) -> EngineResult:
-        resumed = self._open_journal()
+        """Run the optimization; the journal (and the ``log_dir`` lock) is closed however the run ends."""
+        try:
+            return self._run(self._open_journal())
+        finally:
+            if self._journal is not None:
+                self._journal.close()
+
+    def _run(self, resumed: bool) -> EngineResult:
         journal = self.rollouts.journal
         if resumed:
             logger.info("Resuming from %s: %d recorded rollouts and %d reflections will be replayed without LM "
@@ -178,8 +192,6 @@ class Engine:
             preflight_usage = self.preflight() if self.preflight is not None else None
         except BaseException:
             self.backend.close()
-            if self._journal is not None:
-                self._journal.close()
             raise
         plan_text = budget_plan(cfg.max_metric_calls, len(self.valset), min(cfg.minibatch_size, len(self.trainset)))
         logger.info(plan_text)
@@ -234,8 +246,6 @@ class Engine:
         self.bus.emit(ev.RunFinished(best_idx=best, best_val_mean=state.mean(best), total_metric_calls=used,
                                      num_candidates=len(state.candidates),
                                      num_full_val_evals=state.num_full_val_evals, stop_reason=self.stop_reason))
-        if self._journal is not None:
-            self._journal.close()
         return EngineResult(state, used, self.stop_reason, self.rollouts.results, self.ledger.spent,
                             progress.proposals, progress.discovery_costs)
 
@@ -290,9 +300,11 @@ class Engine:
                                       known_candidates=self._known_at_plan())
         run = Run(plan=plan, gen=gen, start_commits=self.next_commit)
         self.runs[plan.seq] = run
+        self.judge.started(run)
         self.ledger.reserve(plan)
         self.bus.emit(ev.ProposalStarted(seq=plan.seq, kind=plan.kind, parent_ids=plan.parent_ids,
                                          minibatch=plan.minibatch, components=plan.components,
+                                         iteration=plan.iteration,
                                          replayed=plan.seq in self.rollouts.journal.commits))
         self._ready.append((run, None))
 
@@ -314,12 +326,15 @@ class Engine:
             except StopIteration as stop:
                 run.outcome = stop.value
                 self.finished[run.plan.seq] = run
+                self._ready.extend(self.judge.ended(run))
                 self._commit_ready()
                 continue
             if isinstance(request, Evaluate):
                 self.rollouts.request(run, request)
             elif isinstance(request, Reflect):
                 self.reflector.request(run, request)
+            elif isinstance(request, Judge):
+                self._ready.extend(self.judge.arrived(run, request.proposal))
             else:  # pragma: no cover - a programming error in a proposal
                 raise TypeError(f"proposal yielded {request!r}")
 
@@ -337,11 +352,15 @@ class Engine:
     def _try_start(self) -> None:
         ledger, planner = self.ledger, self.planner
         while not self.stopping:
+            if self.pending is None and planner.queued:
+                self.pending = planner.plan(self.next_seq)  # the rest of an iteration planned as a group
             if self.pending is None:
                 if self.next_commit < 1 or len(self.runs) >= planner.concurrency():
                     return
+                if any(run.plan.group is not None for run in self.runs.values()):
+                    return  # the next iteration starts once a group's proposals have all committed
                 if self.searching:
-                    reason = planner.stop_condition(self.next_seq)
+                    reason = planner.stop_condition()
                     if reason:
                         self._end_search(reason)
                         continue
@@ -354,6 +373,12 @@ class Engine:
                         self._stop()
                         return
             if not ledger.affordable(self.pending):
+                if self.pending.group is not None and self.pending.group != self.pending.seq:
+                    # The group's members in flight wait for one another: go on without the rest.
+                    group, self.pending = self.pending.group, None
+                    planner.queued.clear()
+                    self._ready.extend(self.judge.truncated(group))
+                    continue
                 if self.runs:
                     return  # in-flight proposals may release part of their reservations
                 if self.searching:
@@ -369,6 +394,7 @@ class Engine:
         self.searching = False
         self.stop_reason = reason
         self.pending = None
+        self.planner.queued.clear()
         logger.info("Search stops: %s.", reason)
 
     def _stop(self) -> None:

@@ -114,7 +114,7 @@ class Rollouts:
 
     def decode(self, record: dict[str, Any], with_output: bool = True) -> Rollout:
         output = self.codec.decode_output(record.get("output")) if with_output else None
-        return Rollout(score=float(record["score"]), output=output,
+        return Rollout(score=float(record["score"]), output=output, objectives=record.get("objectives"),
                        feedback=record.get("feedback"), error=record.get("error"), usage=record.get("usage"),
                        trajectory=Encoded(record["trajectory"]) if record.get("trajectory") is not None else None)
 

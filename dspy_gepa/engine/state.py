@@ -1,6 +1,11 @@
-"""The optimization state: the candidate pool with lineage and per-example validation scores.
+"""The optimization state: the candidate pool with lineage and per-example validation scores (and, when the
+metric gives them, per-example objective scores).
 
-Only the engine's main thread mutates it, at commit time, in proposal order.
+Only the engine's main thread mutates it, at commit time, in proposal order. Parent selection and merge
+read its fronts (:meth:`State.front_mapping`), kept as ``frontier_type`` says (gepa's four kinds):
+``instance`` per validation example, ``objective`` per objective (mean over the examples), ``hybrid``
+both, ``cartesian`` per (example, objective). Fronts compare candidates on the examples all of them were
+scored on.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ class State:
     round_robin_next: list[int] = field(default_factory=list)
     index_by_hash: dict[str, int] = field(default_factory=dict)
     num_full_val_evals: int = 0
+    val_objectives: list[dict[int, dict[str, float]]] = field(default_factory=list)
+    frontier_type: str = "instance"
 
     def add(
         self,
@@ -34,6 +41,7 @@ class State:
         discovered_at: int,
         seq: int,
         kind: str,
+        objectives: dict[int, dict[str, float]] | None = None,
     ) -> int:
         idx = len(self.candidates)
         h = candidate_hash(candidate)
@@ -41,6 +49,7 @@ class State:
         self.hashes.append(h)
         self.parents.append(list(parents))
         self.val_scores.append(dict(val_scores))
+        self.val_objectives.append(dict(objectives or {}))
         self.discovered_at.append(discovered_at)
         self.created_by.append(seq)
         self.kinds.append(kind)
@@ -56,9 +65,11 @@ class State:
         self.round_robin_next[idx] = (self.round_robin_next[idx] % len(self.component_names) + 1) \
             % len(self.component_names)
 
-    def complete(self, idx: int, val_scores: dict[int, float]) -> None:
+    def complete(self, idx: int, val_scores: dict[int, float],
+                 objectives: dict[int, dict[str, float]] | None = None) -> None:
         """Replace a screened candidate's scores by its scores on the whole valset."""
         self.val_scores[idx] = dict(val_scores)
+        self.val_objectives[idx] = dict(objectives or {})
         self.num_full_val_evals += 1
 
     def mean(self, idx: int) -> float:
@@ -102,43 +113,31 @@ class State:
                 stack.extend(self.parents[p])
         return seen
 
+    def objective_means(self, ids: list[int] | None = None) -> list[dict[str, float]]:
+        """Each candidate's mean score per objective, over ``ids`` (default: all of its own examples)."""
+        out = []
+        for per_example in self.val_objectives:
+            rows = [per_example[v] for v in (per_example if ids is None else ids) if v in per_example]
+            names = sorted({n for row in rows for n in row})
+            out.append({n: sum(r[n] for r in rows if n in r) / sum(1 for r in rows if n in r) for n in names})
+        return out
+
+    def front_mapping(self) -> dict[object, set[int]]:
+        """The fronts parent selection and merge read, as ``frontier_type`` says."""
+        if self.frontier_type == "instance":
+            return self.fronts()
+        ids = self.common_ids()
+        means = self.objective_means(ids)
+        by_objective = pareto.fronts(means, sorted({n for m in means for n in m}))
+        if self.frontier_type == "objective":
+            return dict(by_objective)
+        if self.frontier_type == "hybrid":
+            return {**{("val_id", v): m for v, m in self.fronts().items()},
+                    **{("objective", n): m for n, m in by_objective.items()}}
+        table = [{(v, n): s for v in ids for n, s in per_example.get(v, {}).items()} for per_example in self.val_objectives]
+        keys = sorted({k for row in table for k in row})
+        return {("cartesian", v, n): m for (v, n), m in pareto.fronts(table, keys).items()}
+
     def pareto_candidates(self) -> dict[int, int]:
         """The candidates parents are drawn from, with their sampling weights (:func:`pareto.prune_dominated`)."""
-        return pareto.prune_dominated(self.fronts(), self.common_means())
-
-
-class StateView:
-    """Read-only view handed to user callables (custom component selectors). Besides our own names it
-    offers the attribute names ``gepa``'s state uses, so selectors written for ``dspy.GEPA`` keep working."""
-
-    def __init__(self, state: State, iteration: int):
-        self._state = state
-        self.i = iteration
-
-    @property
-    def program_candidates(self) -> list[Candidate]:
-        return [dict(c) for c in self._state.candidates]
-
-    candidates = program_candidates
-
-    @property
-    def list_of_named_predictors(self) -> list[str]:
-        return list(self._state.component_names)
-
-    component_names = list_of_named_predictors
-
-    @property
-    def parent_program_for_candidate(self) -> list[list[int | None]]:
-        return [list(p) if p else [None] for p in self._state.parents]
-
-    @property
-    def prog_candidate_val_subscores(self) -> list[dict[int, float]]:
-        return [dict(s) for s in self._state.val_scores]
-
-    @property
-    def program_full_scores_val_set(self) -> list[float]:
-        return self._state.means()
-
-    @property
-    def per_program_tracked_scores(self) -> list[float]:
-        return self._state.means()
+        return pareto.prune_dominated(self.front_mapping(), self.common_means())
