@@ -23,7 +23,6 @@ import logging
 import os
 import platform
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -98,21 +97,28 @@ class ToolProgram(dspy.Module):
         if self.sleep is not None:
             time.sleep(self.sleep)
         else:
+            start = time.thread_time()
             busy(self.iterations, word)
+            WORK_CPU_S.append(time.thread_time() - start)
         return prediction
 
 
+#: CPU seconds of each tool call made in this process (the threads runs): what one rollout's work costs, unlike
+#: its wall-clock, whatever else the machine is running.
+WORK_CPU_S: list[float] = []
+
+
 def calibrate(target_s: float = 0.1) -> int:
-    """Iterations of :func:`busy` that take ``target_s`` here (the fastest of three measurements)."""
+    """Iterations of :func:`busy` that take ``target_s`` of CPU here (the fastest of seven measurements)."""
     probe = 200_000
-    best = min(_timed(busy, probe, "x") for _ in range(3))
+    best = min(_cpu_timed(busy, probe, "x") for _ in range(7))
     return int(probe * target_s / best)
 
 
-def _timed(fn: Any, *args: Any) -> float:
-    start = time.perf_counter()
+def _cpu_timed(fn: Any, *args: Any) -> float:
+    start = time.thread_time()
     fn(*args)
-    return time.perf_counter() - start
+    return time.thread_time() - start
 
 
 def result_key(r: Any) -> list:
@@ -147,7 +153,6 @@ def cpu_suite(repeats: int) -> dict[str, Any]:
     from dspy_gepa.backends import RayBackend
 
     iterations = calibrate()
-    work = statistics.median(_timed(busy, iterations, "w1") for _ in range(5))
     start = time.perf_counter()
     ray.init(include_dashboard=False, log_to_driver=False)
     ray_start = time.perf_counter() - start
@@ -164,6 +169,7 @@ def cpu_suite(repeats: int) -> dict[str, Any]:
         ray.shutdown()
     same = all(t["key"] == warm["key"] for ts in trials.values() for t in ts)
     med = {name: statistics.median(t["wall_s"] for t in ts) for name, ts in trials.items()}
+    work = statistics.median(WORK_CPU_S)
     return {
         "cpus": cpus, "busy_iterations": iterations, "rollout_work_s": round(work, 4),
         "rollouts_per_run": warm["rollouts"], "ray_start_s": round(ray_start, 2), "ray_first_run_s": warm["wall_s"],
@@ -210,16 +216,18 @@ LATENCY_SETTINGS = dict(max_metric_calls=700, num_threads=256, max_concurrent_pr
 
 
 def latency_trial(backend: str) -> dict[str, Any]:
-    """One run in this (fresh) process: wall-clock, peak RSS, peak threads."""
+    """One run in this (fresh) process: wall-clock, peak resident memory during the run (sampled every 10 ms)
+    and its growth over the resident memory before the run, peak threads."""
     data = words(288)
-    peak_threads, stop = [threading.active_count()], threading.Event()
+    peak_threads, peak_kb, stop = [threading.active_count()], [_rss_kb()], threading.Event()
 
     def sample() -> None:
         while not stop.wait(0.01):
             peak_threads[0] = max(peak_threads[0], threading.active_count())
+            peak_kb[0] = max(peak_kb[0], _rss_kb())
 
     sampler = threading.Thread(target=sample, daemon=True)
-    baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline_kb = _rss_kb()
     with dspy.context(lm=scripted_lm(answer, "scripted/task", latency=1.0)):
         gepa = GEPA(metric=metric, reflection_lm=scripted_lm(reflect, "scripted/reflection"), track_stats=True,
                     backend=backend, progress=False, **LATENCY_SETTINGS)
@@ -229,10 +237,16 @@ def latency_trial(backend: str) -> dict[str, Any]:
         result = gepa.compile(dspy.Predict("word -> color"), trainset=data[:32], valset=data[32:]).detailed_results
         wall = time.perf_counter() - start
         stop.set()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"wall_s": round(wall, 3), "rollouts": result.total_metric_calls, "peak_rss_mb": round(peak_kb / 1024, 1),
-            "rss_growth_mb": round((peak_kb - baseline_kb) / 1024, 1), "peak_threads": peak_threads[0],
+    return {"wall_s": round(wall, 3), "rollouts": result.total_metric_calls,
+            "peak_rss_mb": round(peak_kb[0] / 1024, 1), "rss_growth_mb": round((peak_kb[0] - baseline_kb) / 1024, 1),
+            "peak_threads": peak_threads[0],
             "load_before": load, "load_after": loadavg(), "key": result_key(result)}
+
+
+def _rss_kb() -> int:
+    """This process's resident memory now (Linux)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
 
 def latency_suite(repeats: int) -> dict[str, Any]:
