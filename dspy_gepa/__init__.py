@@ -18,7 +18,7 @@ from dspy_gepa.exceptions import (
     UnusableProposalError,
 )
 from dspy_gepa.optimizer import GEPA
-from dspy_gepa.proposers import InstructionProposer, MultiModalInstructionProposer
+from dspy_gepa.proposers import InstructionProposer, MultiModalInstructionProposer, RuleProposer
 from dspy_gepa.results import DspyGEPAResult
 
 __version__ = "0.1.0.dev0"
@@ -38,6 +38,7 @@ __all__ = [
     "ProgramError",
     "ReflectionError",
     "ReflectionLimits",
+    "RuleProposer",
     "ScoreWithFeedback",
     "TrackingError",
     "UnusableProposalError",

@@ -3,6 +3,7 @@
     dspy-gepa demo [--lm MODEL] [--reflection-lm MODEL] [--budget N]   # a whole optimization, offline by default
     dspy-gepa report LOG_DIR [--output FILE]   # one self-contained HTML report of a run (also mid-run)
     dspy-gepa show LOG_DIR [--no-instructions]  # a short summary in the terminal
+    dspy-gepa serve LOG_DIR [--port N]          # a live dashboard of a run, on 127.0.0.1
 
 Each subcommand is a ``_add_<name>(subparsers)`` function that registers its parser and sets
 ``func``; add a command by writing one more and listing it in ``COMMANDS``. A subcommand whose options
@@ -49,6 +50,16 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from dspy_gepa.tracking.live import serve
+
+    def ready(url: str) -> None:
+        print(f"Serving the live dashboard of {args.log_dir} at {url} (Ctrl-C to stop)", flush=True)
+
+    serve(args.log_dir, host=args.host, port=args.port, on_ready=ready)
+    return 0
+
+
 def _fill_demo(parser: argparse.ArgumentParser) -> None:
     from dspy_gepa.demo import cli as demo_cli
 
@@ -82,7 +93,25 @@ def _add_show(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_show)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_demo, _add_report, _add_show]
+def _fill_serve(p: argparse.ArgumentParser) -> None:
+    from dspy_gepa.tracking.live.server import DEFAULT_HOST, DEFAULT_PORT
+
+    p.description = ("Serve a local web page that follows the run in LOG_DIR from its journal and updates by itself: "
+                     "best score against metric calls and dollars, Pareto front, lineage, instructions with diffs, "
+                     "scores per example, proposals in flight, budget left. Works for a run in another process, a "
+                     "finished one, or one that has not started yet.")
+    p.add_argument("log_dir", metavar="LOG_DIR", help="the log_dir given to GEPA")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: a free one)")
+    p.add_argument("--host", default=DEFAULT_HOST,
+                   help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
+    p.set_defaults(func=_serve)
+
+
+def _add_serve(subparsers: argparse._SubParsersAction) -> None:
+    subparsers.add_parser("serve", help="serve a live dashboard of a run (needs the 'serve' extra)", fill=_fill_serve)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_demo, _add_report, _add_show, _add_serve]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,6 +52,11 @@ class TrackingError(GEPAError):
     found no active run, or the tracking backend refused to start a run. Raised before any LM call."""
 
 
+class DashboardError(GEPAError):
+    """The live dashboard (``dspy-gepa serve``) cannot start: its packages are missing (install them with
+    ``pip install "dspy-gepa[serve]"``) or the port is taken (pick another with ``--port``)."""
+
+
 class LocalLMError(GEPAError, RuntimeError):
     """The demo's local LM server (``dspy_gepa.demo.LocalLMServer``) cannot be used as asked. A ``RuntimeError``
     too, as it was before it joined ``GEPAError``."""

@@ -13,7 +13,7 @@ import logging
 import sys
 
 from dspy_gepa.demo.local_lm import exit_on_sigterm
-from dspy_gepa.demo.run import DEFAULT_BUDGET, run_demo
+from dspy_gepa.demo.run import DEFAULT_BUDGET, PROPOSERS, run_demo
 from dspy_gepa.exceptions import LocalExtraMissingError, LocalLMError
 
 __all__ = ["DESCRIPTION", "build_parser", "main_demo"]
@@ -32,6 +32,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                         "ollama_chat/qwen3:8b); default: SmolLM2-135M on a local server")
     parser.add_argument("--reflection-lm", help="GEPA's reflection LM, same form; default: --lm if given, "
                         "else the local model")
+    parser.add_argument("--proposer", choices=sorted(PROPOSERS), help="the reflection prompt: 'rule' (one rule "
+                        "from the feedback, for small reflection LMs; the default with the local model) or 'default' "
+                        "(the whole instruction rewritten; the default with --reflection-lm/--lm)")
     parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET,
                         help=f"GEPA's max_metric_calls (default {DEFAULT_BUDGET})")
     parser.add_argument("--seed", type=int, default=0, help="GEPA's seed (default 0)")
@@ -56,7 +59,7 @@ def main_demo(argv: list[str] | None = None, args: argparse.Namespace | None = N
         with exit_on_sigterm(), quiet:
             result = run_demo(
                 lm=args.lm, reflection_lm=args.reflection_lm, budget=args.budget, seed=args.seed,
-                log_dir=args.log_dir,
+                log_dir=args.log_dir, proposer=args.proposer,
             )
     except LocalExtraMissingError as exc:
         print(f"dspy-gepa demo: {exc}", file=sys.stderr)

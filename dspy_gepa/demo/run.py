@@ -17,6 +17,11 @@ Which LMs run where:
 Calls to the local server use :class:`~dspy_gepa.demo.compact_adapter.CompactJSONAdapter` (short prompts,
 grammar-constrained JSON); other models use DSPy's configured adapter. DSPy's response cache is off
 for the LMs the demo builds, so every run does the work it reports.
+
+The reflection prompt (``proposer``): ``"rule"`` (:class:`dspy_gepa.RuleProposer`: the reflection LM writes one
+rule from the quoted feedback, added to the instruction) is what a 135M model can do, so it is the default when
+the local model reflects; ``"default"`` (:class:`dspy_gepa.InstructionProposer`: the whole instruction
+rewritten) is the default for any other reflection LM. Either can be asked for, to compare them.
 """
 
 from __future__ import annotations
@@ -39,14 +44,17 @@ from dspy_gepa import GEPA
 from dspy_gepa.demo.compact_adapter import CompactJSONAdapter
 from dspy_gepa.demo.local_lm import LocalLMServer, check_local_extra
 from dspy_gepa.demo.task import build_program, load_splits, review_metric
+from dspy_gepa.proposers import InstructionProposer, RuleProposer
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_BUDGET", "DemoResult", "run_demo"]
+__all__ = ["DEFAULT_BUDGET", "PROPOSERS", "DemoResult", "run_demo"]
 
-DEFAULT_BUDGET = 150
+DEFAULT_BUDGET = 100
 LOCAL_TASK_MAX_TOKENS = 64
 LOCAL_REFLECTION_MAX_TOKENS = 384
+#: The reflection prompts the demo can use, by name.
+PROPOSERS = {"rule": RuleProposer, "default": InstructionProposer}
 REMOTE_NUM_THREADS = 8
 LOCAL_MODEL_NOTE = " (SmolLM2-135M-Instruct on the local server)"
 
@@ -57,6 +65,7 @@ class DemoResult:
 
     task_lm: str
     reflection_lm: str
+    proposer: str
     local_server: bool
     budget: int
     seed: int
@@ -83,7 +92,7 @@ class DemoResult:
         lines = [
             "dspy-gepa demo: review sentiment labels, instruction evolved by GEPA",
             f"  task LM:        {self.task_lm}",
-            f"  reflection LM:  {self.reflection_lm}",
+            f"  reflection LM:  {self.reflection_lm} ({self.proposer} proposer)",
             f"  budget:         {self.budget} metric calls, seed {self.seed}",
             "",
             f"  held-out score: {self.baseline_score:.1%} -> {self.optimized_score:.1%} "
@@ -177,6 +186,7 @@ def run_demo(
     optimizer_cls: Callable[..., Any] | None = None,
     server: LocalLMServer | None = None,
     lm_kwargs: dict[str, Any] | None = None,
+    proposer: str | None = None,
 ) -> DemoResult:
     """Run the demo and return what it measured (see the module docstring for which LM runs where).
 
@@ -193,12 +203,16 @@ def run_demo(
         optimizer_cls: the optimizer class, default :class:`dspy_gepa.GEPA`.
         server: a :class:`LocalLMServer` to use (started and stopped here) when the local model is needed.
         lm_kwargs: extra ``dspy.LM`` keyword arguments for LMs given as model strings (e.g. ``api_base``).
+        proposer: the reflection prompt, a key of :data:`PROPOSERS`: ``"rule"`` or ``"default"``; None:
+            ``"rule"`` when the local model reflects, else ``"default"``.
 
     Raises:
         LocalExtraMissingError: the local model is needed but the ``local`` extra is not installed.
         LocalServerStartError: the local server did not start.
     """
     started = time.monotonic()
+    if proposer is not None and proposer not in PROPOSERS:
+        raise ValueError(f"proposer must be one of {sorted(PROPOSERS)}, not {proposer!r}")
     if lm is None:
         check_local_extra()  # before anything else, so a missing extra is the first thing reported
     optimizer_cls = optimizer_cls or GEPA
@@ -224,6 +238,7 @@ def run_demo(
         else:
             reflector = reflection_lm
         threads = num_threads or (1 if local_task else REMOTE_NUM_THREADS)
+        proposer = proposer or ("rule" if local_reflector else "default")
         # The compact adapter only for calls to the local server; a provider's LM keeps DSPy's usual adapter.
         local_lms = [m for m, is_local in ((task, local_task), (reflector, local_reflector)) if is_local]
         adapter = CompactJSONAdapter(only_for=local_lms, other=dspy.settings.adapter) if local_lms else None
@@ -239,7 +254,7 @@ def run_demo(
             baseline_score = _evaluate(program, test, threads)
             optimizer = optimizer_cls(
                 metric=metric, max_metric_calls=budget, reflection_lm=reflector, num_threads=threads,
-                seed=seed, log_dir=log_dir, track_stats=True,
+                seed=seed, log_dir=log_dir, track_stats=True, instruction_proposer=PROPOSERS[proposer](),
             )
             logger.info("optimizing with %s (budget %d metric calls)", getattr(optimizer_cls, "__name__", optimizer_cls),
                         budget)
@@ -268,6 +283,7 @@ def run_demo(
     result = DemoResult(
         task_lm=_lm_name(task) + (LOCAL_MODEL_NOTE if local_task else ""),
         reflection_lm=_lm_name(reflector) + (LOCAL_MODEL_NOTE if local_reflector else ""),
+        proposer=proposer,
         local_server=local is not None,
         budget=budget,
         seed=seed,

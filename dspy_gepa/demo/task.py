@@ -1,11 +1,12 @@
-"""The demo's built-in task: label short customer reviews as positive or negative.
+"""The demo's built-in task: say whether a short customer review is positive or negative.
 
-The program is ``dspy.Predict(ReviewLabel)``, whose signature has DSPy's default instruction
-("Given the fields `review`, produce the fields `label`."): it never says what the label means. A
-135M-parameter model given only that instruction labels reviews little better than chance; told that
-the label is the review's sentiment, it gets most of them right (docs/demo.md has the numbers). So
-the score moves only through the instruction, which is what GEPA evolves, and the metric's feedback
-says what a wrong label missed, which is what GEPA's reflection reads.
+The program is ``dspy.Predict(ReviewSentiment)``: ``review -> sentiment``, a free-text field with DSPy's
+default instruction ("Given the fields `review`, produce the fields `sentiment`."). The metric expects one
+word, ``positive`` or ``negative``; the instruction never says so, and a 135M-parameter model answers with
+anything from "Great" to a sentence of its own. That output convention is what the metric's feedback
+states, first thing, for every wrong answer: a reflection LM that turns the feedback into a rule in the
+instruction fixes most answers (docs/demo.md has the numbers). So the score moves only through the
+instruction, which is what GEPA evolves, and the gain comes from a rule the reflection LM writes.
 
 The reviews were written for this project; each has a gold label and, where the sentiment hides
 behind negation, contrast or irony, a note that the feedback quotes.
@@ -13,11 +14,9 @@ behind negation, contrast or irony, a note that the feedback quotes.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import dspy
 
-__all__ = ["LABELS", "REVIEWS", "ReviewLabel", "build_program", "load_splits", "review_metric"]
+__all__ = ["CONVENTION", "LABELS", "REVIEWS", "ReviewSentiment", "build_program", "load_splits", "review_metric"]
 
 LABELS = ("positive", "negative")
 
@@ -82,15 +81,19 @@ REVIEWS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class ReviewLabel(dspy.Signature):
-    # No docstring on purpose: DSPy's default instruction names the fields but not what the label means.
+#: The output convention the metric's feedback states and the seed instruction does not.
+CONVENTION = "The sentiment must be one word: 'positive' if the reviewer is pleased, 'negative' if not."
+
+
+class ReviewSentiment(dspy.Signature):
+    # No docstring on purpose: DSPy's default instruction names the fields, not the answer's form.
     review: str = dspy.InputField()
-    label: Literal["positive", "negative"] = dspy.OutputField()
+    sentiment: str = dspy.OutputField()
 
 
 def build_program() -> dspy.Module:
-    """The program to optimize: one ``dspy.Predict`` with :class:`ReviewLabel`."""
-    return dspy.Predict(ReviewLabel)
+    """The program to optimize: one ``dspy.Predict`` with :class:`ReviewSentiment`."""
+    return dspy.Predict(ReviewSentiment)
 
 
 def _example(review: str, label: str, note: str) -> dspy.Example:
@@ -110,20 +113,16 @@ def load_splits() -> tuple[list[dspy.Example], list[dspy.Example], list[dspy.Exa
 
 
 def review_metric(gold: dspy.Example, pred: dspy.Prediction, trace=None, pred_name=None, pred_trace=None):
-    """1.0 if the predicted label is the gold one, else 0.0; with feedback saying why, for GEPA's reflection.
+    """1.0 if the answer is the gold label (case and surrounding space aside), else 0.0; with feedback for GEPA's
+    reflection that states the convention first, then this review's label and why.
 
     Returns a ``dspy.Prediction(score=..., feedback=...)`` (GEPA's metric protocol); ``float(result)``
     is not defined on it, so plain DSPy evaluation should read ``result.score``.
     """
-    predicted = str(getattr(pred, "label", "") or "").strip().lower()
+    answer = str(getattr(pred, "sentiment", "") or "").strip()
     expected = gold.label
-    meaning = "The label is the sentiment of the review: 'positive' if the reviewer is pleased, 'negative' if not."
-    if predicted == expected:
-        return dspy.Prediction(score=1.0, feedback=f"Correct: this review is {expected}.")
+    if answer.lower() == expected:
+        return dspy.Prediction(score=1.0, feedback=f"Correct: the sentiment is '{expected}'.")
     why = f" ({gold.note})" if gold.get("note") else ""
-    if predicted not in LABELS:
-        got = f"an invalid label {predicted!r}" if predicted else "no label"
-        feedback = f"Wrong: the answer gave {got}; this review is {expected}{why}. {meaning}"
-    else:
-        feedback = f"Wrong: the answer was '{predicted}', but this review is {expected}{why}. {meaning}"
-    return dspy.Prediction(score=0.0, feedback=feedback)
+    got = f"the answer {answer!r} is wrong" if answer else "the answer is empty"
+    return dspy.Prediction(score=0.0, feedback=f"{CONVENTION} This review is {expected}{why}; {got}.")

@@ -197,7 +197,7 @@ class Engine:
         logger.info(plan_text)
         self.bus.emit(ev.RunStarted(
             config={**cfg.fingerprint(), "num_threads": cfg.num_threads, "max_metric_calls": cfg.max_metric_calls,
-                    "backend": self.backend.name},
+                    "max_cost": cfg.max_cost, "backend": self.backend.name},
             seed_candidate=dict(self.seed_candidate), train_size=len(self.trainset), val_size=len(self.valset),
             max_metric_calls=cfg.max_metric_calls, plan=plan_text, resumed=resumed))
         # Spending recorded outside proposals (pre-flight checks), this session's and earlier sessions'.

@@ -61,6 +61,11 @@ class Backend(ABC):
     def log_final(self, rows: list[dict[str, Any]], files: dict[str, Path]) -> None: ...
 
     @abstractmethod
+    def log_program(self, program: Any) -> None:
+        """Log the best program as a model of the service's own kind where it has one (MLflow's ``dspy``
+        flavor); a service without one does nothing here (``best_program.json`` is logged by ``log_final``)."""
+
+    @abstractmethod
     def finish(self, *, failed: bool, interrupted: bool = False) -> None: ...
 
 

@@ -12,6 +12,12 @@ All logging goes through ``MlflowClient`` with an explicit run id, so it does no
 is "active" in the calling thread. Metrics: one series per key, ``step`` = metric calls committed.
 Artifacts under ``<prefix>/``: ``candidates/NNNN.json`` (each accepted candidate), ``candidates.json``
 (table), ``best_program.json``, ``report.html``. Summary: final metrics and ``<prefix>...`` tags.
+
+When the run finishes, the best program is also logged as an MLflow model with ``mlflow.dspy.log_model``
+(named ``optimized_program``, linked to the run), so ``mlflow.dspy.load_model`` and MLflow's own tools
+(comparison, registry, serving) can use it; its URI is the tag ``<prefix>model_uri``. MLflow pickles the
+program and DSPy's settings with it, so the LMs they hold are logged without their API keys and
+credential headers: a loaded model takes the key from the environment, as a new ``dspy.LM`` does.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dspy_gepa._redact import SECRET_NAME
 from dspy_gepa.exceptions import TrackingError
 from dspy_gepa.tracking._base import Backend, table_columns, table_row
 from dspy_gepa.tracking._options import redact_uri, require
@@ -29,6 +36,49 @@ from dspy_gepa.tracking._options import redact_uri, require
 logger = logging.getLogger(__name__)
 
 _MAX_TAG = 5000
+#: The name of the logged model (MLflow model names take no slash, so the prefix goes into a tag).
+MODEL_NAME = "optimized_program"
+
+
+def _without_secrets(value: Any) -> Any:
+    """``value`` (an LM's kwargs) without entries named like credentials, in nested dicts too."""
+    if isinstance(value, dict):
+        return {k: _without_secrets(v) for k, v in value.items()
+                if not (SECRET_NAME.search(str(k)) and isinstance(v, str))}
+    return value
+
+
+def _settings_to_log(settings: dict[str, Any]) -> dict[str, Any]:
+    """Overrides of DSPy's settings for the pickled copy MLflow keeps with the model: the LM without
+    credentials, and None for whatever cannot be pickled (an LM holding a lock, say), named in a warning."""
+    import cloudpickle
+
+    overrides: dict[str, Any] = {}
+    if settings.get("lm") is not None:
+        overrides["lm"] = without_credentials(settings["lm"])
+    left_out = []
+    for key, value in {**settings, **overrides}.items():
+        if key == "trace" or value is None:
+            continue
+        try:
+            cloudpickle.dumps(value)
+        except Exception:
+            overrides[key] = None
+            left_out.append(key)
+    if left_out:
+        logger.warning("DSPy settings %s cannot be pickled, so the MLflow model is logged without them; set them "
+                       "(dspy.configure) after mlflow.dspy.load_model.", left_out)
+    return overrides
+
+
+def without_credentials(lm: Any) -> Any:
+    """A copy of ``lm`` with no API key or credential header (``lm`` itself if it carries none)."""
+    kwargs = getattr(lm, "kwargs", None)
+    if not isinstance(kwargs, dict) or _without_secrets(kwargs) == kwargs or not hasattr(lm, "copy"):
+        return lm
+    clean = lm.copy()
+    clean.kwargs = _without_secrets(clean.kwargs)
+    return clean
 
 
 class MlflowBackend(Backend):
@@ -152,6 +202,25 @@ class MlflowBackend(Backend):
                                  self.artifact_path("candidates.json"))
         for path in files.values():
             self.client.log_artifact(self.run_id, str(path), self.artifact_dir or None)
+
+    def log_program(self, program: Any) -> None:
+        import dspy
+        import mlflow.dspy
+
+        active = self.mlflow.active_run()
+        if active is None or active.info.run_id != self.run_id:
+            # log_model links the model to the thread's active run only; never to someone else's run.
+            logger.warning("The MLflow run %s is not active in this thread, so the optimized program is not logged "
+                           "as an MLflow model (best_program.json is).", self.run_id)
+            return
+        program = program.deepcopy()
+        for _, predictor in program.named_predictors():
+            if getattr(predictor, "lm", None) is not None:
+                predictor.lm = without_credentials(predictor.lm)
+        with dspy.context(**_settings_to_log(dict(dspy.settings.config))):
+            info = mlflow.dspy.log_model(program, name=MODEL_NAME, tags={"dspy_gepa": "true",
+                                                                         "dspy_gepa.prefix": self.prefix})
+        self.client.set_tag(self.run_id, self.key("model_uri"), info.model_uri)
 
     def finish(self, *, failed: bool, interrupted: bool = False) -> None:
         if not self.own_run:

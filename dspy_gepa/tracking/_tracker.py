@@ -10,7 +10,8 @@ Logged, every key under the key prefix (``gepa/`` by default):
   (means over the minibatch), ``new_candidate_val_score``, ``cost`` when known;
 * each accepted candidate (instructions, parents, validation score, discovered-at budget) as it is added;
 * at the end (also when the run fails): a summary, the candidates table, the best program
-  (``program.save`` JSON) and the HTML report.
+  (``program.save`` JSON; and, where the service has a model store, the program itself through
+  :meth:`Backend.log_program`) and the HTML report.
 
 A resumed run re-emits journaled work with ``replayed=True``; those events are logged only when the
 tracker logs into a different run than the one that received them the first time.
@@ -65,13 +66,14 @@ def safe_params(params: dict[str, Any]) -> dict[str, str | int | float | bool | 
 
 @dataclass
 class RunContext:
-    """What the trackers need besides events: safe optimizer params, where the run lives, how to save a
-    program, and the run's journal records (for the report)."""
+    """What the trackers need besides events: safe optimizer params, where the run lives, how to save and
+    build a candidate's program, and the run's journal records (for the report)."""
 
     params: dict[str, Any]
     log_dir: Path | None
     records: RunRecords
     save_program: Callable[[dict[str, str], Path], None] | None = None
+    build_program: Callable[[dict[str, str]], Any] | None = None
 
     def load_state(self) -> dict[str, Any]:
         if self.log_dir is None:
@@ -239,3 +241,8 @@ class ExperimentTracker:
             except Exception as exc:
                 logger.warning("Could not build the report for %s: %s", self.backend.name, exc)
             self.backend.log_final(rows, files)
+        if best_idx in self.rows and self.ctx.build_program is not None and not failed:
+            try:
+                self.backend.log_program(self.ctx.build_program(self.rows[best_idx]["instructions"]))
+            except Exception as exc:
+                logger.warning("Could not log the best program as a %s model: %s", self.backend.name, redact(str(exc)))

@@ -134,6 +134,9 @@ class WandbBackend(Backend):
             artifact.add_file(str(program), name=BEST_PROGRAM)
             self.run.log_artifact(artifact)
 
+    def log_program(self, program: Any) -> None:
+        """Nothing more: W&B has no DSPy model kind; the best program is the ``model`` artifact of ``log_final``."""
+
     def finish(self, *, failed: bool, interrupted: bool = False) -> None:
         if self.own_run and self.run is not None:
             self.run.finish(exit_code=1 if failed else 0)

@@ -44,11 +44,11 @@ class TrackingSession:
     logged and the optimization goes on."""
 
     def __init__(self, options: TrackingOptions, *, log_dir: str | Path | None, params: dict[str, Any],
-                 save_program: Any = None):
+                 save_program: Any = None, build_program: Any = None):
         self.options = options
         self.records = RunRecords(log_dir)
         self.ctx = RunContext(params=params, log_dir=Path(log_dir) if log_dir is not None else None,
-                              records=self.records, save_program=save_program)
+                              records=self.records, save_program=save_program, build_program=build_program)
         # The records feed the report; without log_dir only a tracker needs them (kept in memory then).
         needs_records = log_dir is not None or options.use_wandb or options.use_mlflow
         self.subscribers: list[Any] = [self.records] if needs_records else []
@@ -113,13 +113,15 @@ def attach(bus: ev.EventBus, optimizer: Any, *, adapter: Any = None) -> Tracking
     """Subscribe the progress bar, report writer and trackers ``optimizer`` asks for to ``bus``.
 
     ``optimizer`` is a :class:`dspy_gepa.GEPA` (its ``tracking_options``, ``log_dir`` and
-    ``logged_params()`` are read); ``adapter.save_program`` writes the best-program artifact.
+    ``logged_params()`` are read); ``adapter.save_program`` writes the best-program artifact and
+    ``adapter.build_program`` builds the program a tracker logs as a model (MLflow).
     """
     options = getattr(optimizer, "tracking_options", None) or TrackingOptions()
     for name in ("wandb", "mlflow"):
         if getattr(options, f"use_{name}"):
             require(name, check_only=True)
     session = TrackingSession(options, log_dir=getattr(optimizer, "log_dir", None), params=optimizer.logged_params(),
-                              save_program=adapter.save_program if adapter is not None else None)
+                              save_program=adapter.save_program if adapter is not None else None,
+                              build_program=adapter.build_program if adapter is not None else None)
     session.subscribe(bus)
     return session

@@ -55,6 +55,9 @@ def mlflow_store(mlflow_template, tmp_path, monkeypatch):
     shutil.copy(mlflow_template, db)
     uri = f"sqlite:///{db}"
     monkeypatch.chdir(tmp_path)  # experiments created here keep their artifacts under tmp_path/mlruns
+    # MLflow infers a logged model's requirements by loading it in a subprocess (20 s and more here); tests
+    # take what it falls back to, the flavor's defaults (dspy, pinned).
+    monkeypatch.setattr("mlflow.dspy.save.infer_pip_requirements", lambda path, flavor, fallback=None, **kw: fallback)
     for var in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
         monkeypatch.delenv(var, raising=False)
     mlflow.set_tracking_uri(uri)
@@ -87,3 +90,68 @@ def wandb_offline(tmp_path, monkeypatch):
     if wandb.run is not None:
         wandb.run.finish()
     wandb.teardown()
+
+
+# ----------------------------------------------------------------------------- a real browser
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def _chromium_path():
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Chromium (Debian's, as CI installs it) driven by Playwright. Skipped where either is missing,
+    except in CI (``CI`` set), where a missing browser is a failure: CI must check what users look at."""
+    import os
+
+    path = _chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if path is None or sync_playwright is None:
+        missing = "Chromium (apt-get install chromium)" if path is None else "Playwright (pip install playwright)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{missing} is missing in CI: .ci/run installs both")
+        pytest.skip(f"no {missing} on this machine")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class BrowserPage:
+    """A page with every console error and uncaught exception recorded in ``errors``."""
+
+    def __init__(self, browser, width=1280, height=900):
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.errors = []
+        self.page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error"
+                     else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        self.page.on("requestfailed", lambda r: self.errors.append(f"request failed: {r.url}"))
+
+    def screenshot_colors(self, path, **kw):
+        """Take a screenshot and return how many distinct colors it has (a blank page has one or two)."""
+        from PIL import Image
+
+        self.page.screenshot(path=str(path), **kw)
+        with Image.open(path) as png:
+            return len(png.convert("RGB").getcolors(maxcolors=1_000_000) or [])
+
+    def close(self):
+        self.page.close()
+
+
+@pytest.fixture
+def browser_page(chromium):
+    page = BrowserPage(chromium)
+    yield page
+    page.close()

@@ -1,13 +1,14 @@
 """MLflow tracking against a real local store (sqlite file in a temp dir), checked through MlflowClient."""
 
 import json
+from pathlib import Path
 
 import dspy
 import pytest
 
 from dspy_gepa import TrackingError
 
-from ..helpers import Counter, TwoStep, reflection_lm
+from ..helpers import Counter, TwoStep, reflection_lm, split, task_lm
 from ..helpers import task_lm as counting_task
 from .conftest import run_gepa
 
@@ -157,3 +158,66 @@ def test_multi_objective_scores_are_logged(mlflow_store, tmp_path):
     assert {"gepa/best_objective/correct", "gepa/best_objective/warm"} <= set(run.data.metrics)
     row = json.loads(artifact_text(client, run.info.run_id, "gepa/candidates/0000.json", tmp_path))
     assert set(row["objectives"]) == {"correct", "warm"}
+
+
+def test_best_program_is_an_mlflow_model_that_loads_and_runs(mlflow_store, tmp_path):
+    """use_mlflow=True logs the optimized program with mlflow.dspy.log_model, linked to the run; it loads with
+    mlflow.dspy.load_model as the same program (instructions) and answers like the optimized one."""
+    uri, client = mlflow_store
+    optimized = run_gepa(tmp_path / "log", use_mlflow=True, mlflow_experiment_name="gepa-model")
+    r = optimized.detailed_results
+    (run,) = runs_of(client, "gepa-model")
+    model_uri = run.data.tags["gepa/model_uri"]
+    (logged,) = client.search_logged_models(experiment_ids=[run.info.experiment_id])
+    assert logged.name == "optimized_program" and logged.source_run_id == run.info.run_id
+    assert model_uri == f"models:/{logged.model_id}" and logged.tags["dspy_gepa.prefix"] == "gepa/"
+
+    settings = dict(dspy.settings.config)
+    try:
+        loaded = mlflow.dspy.load_model(model_uri)  # also configures DSPy with the settings logged with it
+    finally:
+        dspy.settings.configure(**settings)
+    instructions = {name: p.signature.instructions for name, p in loaded.named_predictors()}
+    assert instructions == r.candidate_texts[r.best_idx] != r.candidate_texts[0]
+    words = [ex.word for ex in split()[1]]
+    with dspy.context(lm=task_lm()):
+        assert [loaded(word=w).color for w in words] == [optimized(word=w).color for w in words]
+    folder = mlflow.artifacts.download_artifacts(model_uri, dst_path=str(tmp_path / "model"))
+    assert f"dspy=={dspy.__version__}" in (Path(folder) / "requirements.txt").read_text()
+
+
+def test_logged_model_holds_no_credentials(mlflow_store, tmp_path):
+    """MLflow pickles the program and DSPy's settings into the model: the LMs in both are logged without their
+    API key and credential headers (a loaded LM takes the key from the environment), everything else kept."""
+    from dspy_gepa.tracking._mlflow import MlflowBackend
+    from dspy_gepa.tracking._options import TrackingOptions
+
+    from ..secret_scan import PLANTED, scan
+
+    def keyed(model):
+        return dspy.LM(model, api_key=PLANTED[0], headers={"Authorization": f"Bearer {PLANTED[1]}", "X-Trace": "1"},
+                       temperature=0.3)
+
+    program = TwoStep()
+    program.first.lm = keyed("openai/gpt-4.1-mini")
+    backend = MlflowBackend(TrackingOptions(use_mlflow=True))
+    with dspy.context(lm=keyed("openai/gpt-4.1")):
+        backend.start(resumed=False, stored={}, components=["first", "second"])
+        backend.log_program(program)
+        backend.finish(failed=False)
+    assert program.first.lm.kwargs["api_key"] == PLANTED[0]  # the caller's program is left as it was
+    model_uri = backend.client.get_run(backend.run_id).data.tags["gepa/model_uri"]
+    folder = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(tmp_path / "model")))
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".pkl" for p in files)
+    for path in files:
+        scan(str(path.relative_to(folder)), path.read_bytes())
+    settings = dict(dspy.settings.config)
+    try:
+        loaded = mlflow.dspy.load_model(model_uri)
+        lm = dspy.settings.lm
+    finally:
+        dspy.settings.configure(**settings)
+    assert lm.model == "openai/gpt-4.1" and "api_key" not in lm.kwargs and lm.kwargs["headers"] == {"X-Trace": "1"}
+    assert loaded.first.lm.model == "openai/gpt-4.1-mini" and "api_key" not in loaded.first.lm.kwargs
+    assert loaded.first.lm.kwargs["temperature"] == 0.3 and loaded.second.lm is None

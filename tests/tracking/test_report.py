@@ -1,25 +1,23 @@
-"""The report drawn by a real browser. The other report tests live in tests/tracking/report/ (one file per
-module of dspy_gepa/tracking/report/); this one stays here, as it is, for the CI job that installs Chromium."""
-
-import shutil
+"""The report drawn by a real browser (headless Chromium through Playwright; CI installs Debian's chromium). The
+other report tests live in tests/tracking/report/ (one file per module of dspy_gepa/tracking/report/)."""
 
 import pytest
 
 
 @pytest.mark.slow
-def test_report_renders_in_headless_chromium(recorded_run, tmp_path):
-    """A real browser draws the page (install Debian's `chromium` to run this)."""
-    import subprocess
-
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if browser is None:
-        pytest.skip("no Chromium on this machine (apt-get install chromium)")
-    image = pytest.importorskip("PIL.Image")
-    shot = tmp_path / "report.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2400", f"--screenshot={shot}",
-                    (recorded_run[0] / "report.html").as_uri()], capture_output=True, timeout=120, check=True)
-    with image.open(shot) as png:
-        assert png.size == (1280, 2400)
-        colors = png.convert("RGB").getcolors(maxcolors=1_000_000)
-    assert len(colors) > 200  # text, charts, the score matrix: far from a blank page
+def test_report_renders_in_headless_chromium(recorded_run, browser_page, tmp_path):
+    """The page loads with no console error, its charts and lineage carry the run's data, and it is far from
+    blank."""
+    log_dir, optimized = recorded_run
+    candidates = len(optimized.detailed_results.candidates)
+    page = browser_page.page
+    page.goto((log_dir / "report.html").as_uri())
+    assert page.title().startswith("GEPA run report")
+    chart = page.locator("#progress svg.chart").first
+    assert chart.locator("path.best").count() == 1 and chart.locator("circle.dot").count() == candidates
+    assert page.locator("#lineage svg circle.node").count() == candidates
+    assert page.locator("#candidates section.cand").count() == candidates
+    assert page.locator("table.matrix td.front").count() > 0
+    assert chart.bounding_box()["width"] > 300
+    assert browser_page.screenshot_colors(tmp_path / "report.png", full_page=True) > 200
+    assert browser_page.errors == []

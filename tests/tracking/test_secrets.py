@@ -61,6 +61,11 @@ def test_nothing_logged_holds_a_key(wandb_offline, mlflow_store, tmp_path, capfd
     assert any(p.name == "report.html" for p in artifacts) and any(p.name == "best_program.json" for p in artifacts)
     for path in artifacts:
         scan(f"mlflow artifact {path.name}", path.read_bytes())
+    model = Path(mlflow.artifacts.download_artifacts(run.data.tags["gepa/model_uri"], dst_path=str(tmp_path / "m")))
+    model_files = [p for p in model.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".pkl" for p in model_files)  # the optimized program as an MLflow model
+    for path in model_files:
+        scan(f"mlflow model file {path.name}", path.read_bytes())
     assert scanned > 10 and (log_dir / "report.html").exists() and (log_dir / "journal.jsonl").exists()
     out, err = capfd.readouterr()
     scan("stdout", out)

@@ -48,6 +48,9 @@ class FakeBackend(Backend):
     def log_final(self, rows, files):
         self._call("log_final", rows, {k: p.read_text() for k, p in files.items()})
 
+    def log_program(self, program):
+        self._call("log_program", {name: p.signature.instructions for name, p in program.named_predictors()})
+
     def finish(self, *, failed, interrupted=False):
         self._call("finish", failed)
 
@@ -77,13 +80,14 @@ def test_backend_receives_the_run_in_order(fakes, tmp_path):
     r = run_gepa(tmp_path, use_wandb=True).detailed_results
     (backend,) = fakes.instances
     seq = methods(backend)
-    assert seq[:2] == ["start", "log_params"] and seq[-3:] == ["log_summary", "log_final", "finish"]
+    assert seq[:2] == ["start", "log_params"] and seq[-4:] == ["log_summary", "log_final", "log_program", "finish"]
+    assert backend.calls[-2][1] == r.candidate_texts[r.best_idx]  # the best program, built with its instructions
     candidates = [c[1] for c in backend.calls if c[0] == "log_candidate"]
     assert [c["idx"] for c in candidates] == list(range(len(r.candidates)))
     assert [c["instructions"] for c in candidates] == r.candidate_texts
     steps = [c[2] for c in backend.calls if c[0] == "log_metrics"]
     assert steps == sorted(steps) and steps[-1] <= r.total_metric_calls
-    rows, files = backend.calls[-2][1:]
+    rows, files = backend.calls[-3][1:]
     assert len(rows) == len(r.candidates) and set(files) == {"best_program.json", "report.html"}
     assert "cand-0" in files["report.html"]
     assert backend.calls[-1] == ("finish", False)
@@ -93,7 +97,7 @@ def test_backend_receives_the_run_in_order(fakes, tmp_path):
 def test_report_without_log_dir_comes_from_memory(fakes):
     r = run_gepa(use_mlflow=True).detailed_results
     (backend,) = fakes.instances
-    files = backend.calls[-2][2]
+    (files,) = [c[2] for c in backend.calls if c[0] == "log_final"]
     assert f'id="cand-{len(r.candidates) - 1}"' in files["report.html"]
 
 

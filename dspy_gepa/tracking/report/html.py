@@ -4,7 +4,9 @@ the network, so it can be opened from disk, mailed or logged to a tracker as it 
     >>> write_report("runs/my_run")            # -> runs/my_run/report.html
 
 The sections read a :class:`~dspy_gepa.tracking.report.run_view.RunView`; the pictures come from
-:mod:`~dspy_gepa.tracking.report.svg`.
+:mod:`~dspy_gepa.tracking.report.svg`. The live dashboard (:mod:`dspy_gepa.tracking.live`) shows the same
+sections (``status_html``, ``summary_cards``, ``front_html``, ``matrix_html``, ``candidate_html``, ``proposals_html``) with
+the same styles (:data:`CSS`), so a run reads the same in both.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def diff_html(old: str, new: str) -> str:
 
 
 
-_CSS = """
+#: The report's styles (the live dashboard serves them as well).
+CSS = """
 :root { --fg:#1d2330; --muted:#5d6675; --line:#d9dde5; --accent:#2f6fdf; --best:#d4a017; --bg:#fff; --soft:#f5f7fa; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); margin: 0;
@@ -93,7 +96,7 @@ def _card(key: str, value: str, note: str = "") -> str:
             + (f'<div class="k">{note}</div>' if note else "") + "</div>")
 
 
-def _summary_cards(run: RunView) -> str:
+def summary_cards(run: RunView) -> str:
     best, seed = run.best, run.seed
     merges = run.proposals("merge")
     cards = [
@@ -112,14 +115,14 @@ def _summary_cards(run: RunView) -> str:
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
-def _status_html(run: RunView) -> str:
+def status_html(run: RunView) -> str:
     label = {"finished": "finished", "failed": "failed", "running": "running or interrupted"}[run.status]
     detail = run.stop_reason if run.status == "finished" else run.error if run.status == "failed" else (
         "no run_finished record yet: the run is still going, or was stopped (rerun with the same log_dir to resume)")
     return f'<span class="status {run.status}">{escape(label)}</span> <span class="muted">{escape(detail or "")}</span>'
 
 
-def _config_table(run: RunView) -> str:
+def config_table(run: RunView) -> str:
     rows = {**run.fingerprint, **run.config}
     rows.update({"train_size": run.train_size, "val_size": run.val_size, "components": ", ".join(run.components),
                  "sessions (1 + resumes)": run.sessions})
@@ -148,7 +151,7 @@ def _progress_html(run: RunView) -> str:
     return "".join(parts)
 
 
-def _front_html(run: RunView) -> str:
+def front_html(run: RunView) -> str:
     counts = run.front_counts()
     if not counts:
         return "<p>No candidate yet.</p>"
@@ -165,7 +168,7 @@ def _front_html(run: RunView) -> str:
             "<th class=num>best on</th><th>examples where it is the only best</th></tr>" + "".join(rows) + "</table>")
 
 
-def _matrix_html(run: RunView) -> str:
+def matrix_html(run: RunView) -> str:
     ids = run.val_ids
     if not ids:
         return "<p>No validation scores yet.</p>"
@@ -194,7 +197,7 @@ def _matrix_html(run: RunView) -> str:
             + head + "</tr>" + "".join(rows) + "</table></div>")
 
 
-def _candidate_html(run: RunView, c: CandidateView, best: int | None, front: dict[int, int]) -> str:
+def candidate_html(run: RunView, c: CandidateView, best: int | None, front: dict[int, int]) -> str:
     tags = f'<span class="tag">{escape(c.kind)}</span>'
     if c.idx == best:
         tags += '<span class="tag best">best</span>'
@@ -230,7 +233,7 @@ def _candidate_html(run: RunView, c: CandidateView, best: int | None, front: dic
             + "".join(comps) + "</section>")
 
 
-def _proposals_html(run: RunView) -> str:
+def proposals_html(run: RunView) -> str:
     if not run.commits:
         return "<p>No proposal committed yet.</p>"
     rows = []
@@ -256,28 +259,28 @@ def render_html(run: RunView, *, generated_at: datetime | None = None) -> str:
     when = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S %Z")
     best, front = run.best_idx, run.front_counts()
     title = f"GEPA run report — {Path(run.source).name or 'run'}"
-    cands = "".join(_candidate_html(run, c, best, front) for c in sorted(
+    cands = "".join(candidate_html(run, c, best, front) for c in sorted(
         run.candidates, key=lambda c: (c.idx != best, c.idx)))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="dspy-gepa {version}"><title>{escape(title)}</title><style>{_CSS}</style></head>
+<meta name="generator" content="dspy-gepa {version}"><title>{escape(title)}</title><style>{CSS}</style></head>
 <body><main>
-<header><h1>{escape(title)}</h1><div>{_status_html(run)}</div>
+<header><h1>{escape(title)}</h1><div>{status_html(run)}</div>
 <p class="muted">{escape(run.source)} · generated {escape(when)}</p>
 <nav><a href="#summary">Summary</a><a href="#progress">Progress</a><a href="#lineage">Lineage</a>
 <a href="#front">Pareto front</a><a href="#scores">Scores per example</a><a href="#candidates">Candidates</a>
 <a href="#proposals">Proposals</a></nav></header>
-<section id="summary"><h2>Summary</h2>{_summary_cards(run)}{_config_table(run)}</section>
+<section id="summary"><h2>Summary</h2>{summary_cards(run)}{config_table(run)}</section>
 <section id="progress"><h2>Best score against budget</h2>{_progress_html(run)}</section>
 <section id="lineage"><h2>Lineage</h2><p class="muted">Each candidate on its own row, children to the right of their
 parents; dashed purple edges are merges, the gold ring is the best candidate, ★k marks a Pareto-front member that is
 best on k validation examples. Click a candidate to see its instructions.</p><div class="scroll">{lineage_svg(run)}</div>
 </section>
-<section id="front"><h2>Pareto front</h2>{_front_html(run)}</section>
-<section id="scores"><h2>Validation scores per example</h2>{_matrix_html(run)}</section>
+<section id="front"><h2>Pareto front</h2>{front_html(run)}</section>
+<section id="scores"><h2>Validation scores per example</h2>{matrix_html(run)}</section>
 <section id="candidates"><h2>Candidates</h2><p class="muted">Best first, then in order of discovery. Changed
 instructions show a word diff against the (first) parent.</p>{cands}</section>
-<section id="proposals"><h2>Proposals</h2>{_proposals_html(run)}</section>
+<section id="proposals"><h2>Proposals</h2>{proposals_html(run)}</section>
 <footer>Made by dspy-gepa {version} from the run's journal. Regenerate with
 <code>dspy-gepa report {escape(run.source or "LOG_DIR")}</code>.</footer>
 </main></body></html>

@@ -1,5 +1,9 @@
 """A run as the report sees it: :func:`build_run` folds journal records into a :class:`RunView`.
 
+The folding is :class:`RunFolder`, one record at a time, so the live dashboard
+(:mod:`dspy_gepa.tracking.live`) can fold only what a growing journal appended since it last looked;
+the view also lists the proposals in flight (started, not yet committed).
+
 Only the journal's JSON lines are read (``log_dir/journal.jsonl`` through
 :func:`dspy_gepa.engine.journal.read_journal`, or records kept in memory during a run without
 ``log_dir``), so a run can be viewed while it is still writing: a torn last line is skipped. Pareto
@@ -38,6 +42,18 @@ class CandidateView:
 
 
 @dataclass
+class InFlight:
+    """A proposal that has started (rollouts or a reflection recorded) and not yet committed."""
+
+    seq: int
+    rollouts: int = 0
+    parent_hash: str | None = None
+    components: list[str] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
 class RunView:
     """What the report shows, derived from journal records."""
 
@@ -57,7 +73,8 @@ class RunView:
     commits: list[dict[str, Any]] = field(default_factory=list)
     metric_calls: int = 0
     cost: float | None = None
-    val_rollouts: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    val_rollouts: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)  # feedback and error
+    inflight: list[InFlight] = field(default_factory=list)
 
     @property
     def best_idx(self) -> int | None:
@@ -154,18 +171,28 @@ def _float(value: Any) -> float:
         return math.nan
 
 
-def build_run(records: Iterable[dict[str, Any]], source: str = "") -> RunView:
-    """Fold journal records into a :class:`RunView`; unknown record types and fields are ignored."""
-    run = RunView(source=source)
-    meter = CostMeter()
-    candidates: dict[int, CandidateView] = {}
-    commits: dict[int, dict[str, Any]] = {}
-    rollout_keys: set[tuple] = set()
-    for record in records:
+class RunFolder:
+    """Folds journal records into a :class:`RunView` one at a time, so a reader that follows a growing
+    journal (the live dashboard) pays only for the records that are new. :func:`build_run` folds a whole
+    journal with it. Unknown record types and fields are ignored."""
+
+    def __init__(self, source: str = "") -> None:
+        self.run = RunView(source=source)
+        self.records = 0
+        self._meter = CostMeter()
+        self._candidates: dict[int, CandidateView] = {}
+        self._commits: dict[int, dict[str, Any]] = {}
+        self._rollout_keys: set[tuple] = set()
+        self._inflight: dict[int, InFlight] = {}
+
+    def add(self, record: Any) -> None:
+        """Fold one record."""
         if not isinstance(record, dict):
-            continue
+            return
+        self.records += 1
+        run = self.run
         kind = record.get("type")
-        meter.observe_record(record)
+        self._meter.observe_record(record)
         if kind == "header":
             run.fingerprint = dict(record.get("fingerprint") or {})
         elif kind == "run_started":
@@ -177,49 +204,89 @@ def build_run(records: Iterable[dict[str, Any]], source: str = "") -> RunView:
             run.train_size = record.get("train_size")
             run.val_size = record.get("val_size")
             run.components = list((record.get("seed_candidate") or {}).keys()) or run.components
+            # Proposals of an earlier session that never committed were lost with it (a resume redoes them).
+            self._inflight.clear()
         elif kind == "rollout":
             key = record.get("key") or [None, None, None]
-            rollout_keys.add(tuple(key))
-            if len(key) == 3 and key[1] == "val":
-                run.val_rollouts[(key[0], int(key[2]))] = record
+            self._rollout_keys.add(tuple(key))
+            if len(key) == 3 and key[1] == "val" and (record.get("feedback") or record.get("error")):
+                run.val_rollouts[(key[0], int(key[2]))] = {"feedback": record.get("feedback"),
+                                                          "error": record.get("error")}
+            self._touch(record).rollouts += 1
+        elif kind == "reflection":
+            flight = self._touch(record)
+            flight.parent_hash = record.get("parent")
+            flight.components = list(record.get("components") or [])
+            flight.texts = dict(record.get("texts") or {})
+            flight.error = record.get("error")
         elif kind == "candidate":
             try:
                 idx = int(record["idx"])
             except (KeyError, TypeError, ValueError):
-                continue
-            scores = {}
-            for k, v in (record.get("val_scores") or {}).items():
-                try:
-                    scores[int(k)] = _float(v)
-                except ValueError:
-                    continue
-            candidates[idx] = CandidateView(
+                return
+            self._candidates[idx] = CandidateView(
                 idx=idx, hash=str(record.get("hash", "")), texts=dict(record.get("texts") or {}),
                 parents=[int(p) for p in record.get("parents") or [] if p is not None],
                 seq=int(record.get("seq", -1)), kind=str(record.get("kind", "")),
                 val_mean=_float(record.get("val_mean")), discovered_at=int(record.get("discovered_at") or 0),
-                val_scores=scores, cost_at=meter.total, objectives=_objectives(record))
+                val_scores=_scores(record.get("val_scores")), cost_at=self._meter.total,
+                objectives=_objectives(record))
         elif kind == "validated":
             try:
-                view = candidates[int(record["idx"])]
+                view = self._candidates[int(record["idx"])]
             except (KeyError, TypeError, ValueError):
-                continue
-            view.val_scores = {int(k): _float(v) for k, v in (record.get("val_scores") or {}).items()}
+                return
+            view.val_scores = _scores(record.get("val_scores"))
             view.val_mean = _float(record.get("val_mean"))
             view.objectives = _objectives(record) or view.objectives
         elif kind == "commit":
-            commits[int(record.get("seq", len(commits)))] = record
+            seq = int(record.get("seq", len(self._commits)))
+            self._commits[seq] = record
+            self._inflight.pop(seq, None)
         elif kind == "run_finished":
             run.status, run.stop_reason = "finished", record.get("stop_reason")
+            self._inflight.clear()
         elif kind == "run_failed":
             run.status, run.error = "failed", record.get("error")
-    run.candidates = [candidates[i] for i in sorted(candidates)]
-    run.commits = [commits[s] for s in sorted(commits)]
-    run.metric_calls = len(rollout_keys)
-    run.cost = meter.total
-    if not run.components and run.candidates:
-        run.components = list(run.candidates[0].texts)
-    return run
+            self._inflight.clear()
+
+    def _touch(self, record: dict[str, Any]) -> InFlight:
+        """The in-flight entry of the proposal that ``record`` belongs to (a scratch one for records that
+        belong to no proposal, or to one already committed)."""
+        seq = record.get("seq")
+        if not isinstance(seq, int) or seq < 0 or seq in self._commits:
+            return InFlight(seq=-1)
+        return self._inflight.setdefault(seq, InFlight(seq=seq))
+
+    def view(self) -> RunView:
+        """The run as folded so far (the same object each time, brought up to date)."""
+        run = self.run
+        run.candidates = [self._candidates[i] for i in sorted(self._candidates)]
+        run.commits = [self._commits[s] for s in sorted(self._commits)]
+        run.inflight = [self._inflight[s] for s in sorted(self._inflight)]
+        run.metric_calls = len(self._rollout_keys)
+        run.cost = self._meter.total
+        if not run.components and run.candidates:
+            run.components = list(run.candidates[0].texts)
+        return run
+
+
+def _scores(raw: Any) -> dict[int, float]:
+    scores = {}
+    for k, v in (raw or {}).items():
+        try:
+            scores[int(k)] = _float(v)
+        except ValueError:
+            continue
+    return scores
+
+
+def build_run(records: Iterable[dict[str, Any]], source: str = "") -> RunView:
+    """Fold journal records into a :class:`RunView`; unknown record types and fields are ignored."""
+    folder = RunFolder(source)
+    for record in records:
+        folder.add(record)
+    return folder.view()
 
 
 def load_run(log_dir: str | os.PathLike) -> RunView:
