@@ -27,6 +27,7 @@ from dspy_gepa.engine import (
     read_journal,
 )
 from dspy_gepa.engine import events as ev
+from dspy_gepa.engine.backends import Backend, resolve_backend
 from dspy_gepa.engine.callbacks import GepaCallbacks
 from dspy_gepa.engine.usage import combine, known_cost
 from dspy_gepa.exceptions import ConfigurationError
@@ -82,6 +83,11 @@ class GEPA(Teleprompter):
             a run of GEPA's own.
         tracking_key_prefix: prefix of every logged key, so GEPA's keys never mix with the host's.
         progress: the progress bar; None shows it only when stderr is a terminal.
+
+    Where rollouts run (docs/scaling.md): ``backend="threads"`` (the default: ``num_threads`` threads),
+    ``"async"`` (``num_threads`` coroutines on one event loop: ``program.acall``, DSPy's async LM path), or a
+    backend object such as ``dspy_gepa.backends.RayBackend(address=...)`` (a Ray cluster). The result does
+    not depend on the backend. An ``async def`` metric works with every backend.
     With ``log_dir``, ``log_dir/report.html`` is written when the run ends; ``dspy-gepa report LOG_DIR``
     writes it at any time.
     """
@@ -133,9 +139,12 @@ class GEPA(Teleprompter):
         mlflow_attach_existing: bool | None = None,
         tracking_key_prefix: str = "gepa/",
         progress: bool | None = None,
+        # Where rollouts run (dspy_gepa.backends; docs/scaling.md):
+        backend: Literal["threads", "async"] | Backend = "threads",
     ):
         super().__init__()
         check_metric_signature(metric)
+        resolve_backend(backend)
         _options.check_keywords(
             auto=auto, max_full_evals=max_full_evals, max_metric_calls=max_metric_calls, reflection_lm=reflection_lm,
             instruction_proposer=instruction_proposer, track_stats=track_stats, track_best_outputs=track_best_outputs,
@@ -179,6 +188,7 @@ class GEPA(Teleprompter):
         self.lm_prices = _options.check_prices(lm_prices)
         self.require_prices = require_prices
         self.preflight = preflight
+        self.backend = backend
         self.tracking_options = TrackingOptions.resolve(
             use_wandb=use_wandb, wandb_api_key=wandb_api_key, wandb_init_kwargs=wandb_init_kwargs,
             wandb_attach_existing=wandb_attach_existing, use_mlflow=use_mlflow,
@@ -251,6 +261,8 @@ class GEPA(Teleprompter):
             "lm_prices": self.lm_prices,
             "require_prices": self.require_prices,
             "preflight": self.preflight,
+            "backend": self.backend if isinstance(self.backend, str) else getattr(self.backend, "name", None)
+            or type(self.backend).__name__,
             **self.tracking_options.params(),
         }
 
@@ -317,6 +329,11 @@ class GEPA(Teleprompter):
             batch_sampler=None if self.gepa_kwargs.get("batch_sampler", "epoch_shuffled") == "epoch_shuffled"
             else self.gepa_kwargs["batch_sampler"],
         )
+        backend = resolve_backend(self.backend)
+        if backend.name == "async" and not callable(getattr(type(program), "aforward", None)):
+            logger.warning("backend='async': %s has no aforward, so its rollouts run on the event loop's small "
+                           "thread pool. Give it an `async def aforward` (calling `await predictor.acall(...)`) to "
+                           "have num_threads rollouts in flight without a thread each.", type(program).__name__)
         bus = EventBus()
         if self.log_dir is not None:
             bus.subscribe(_BestProgramSaver(adapter, Path(self.log_dir)))
@@ -328,7 +345,8 @@ class GEPA(Teleprompter):
                                                                  self.reflection_limits.max_chars],
                                            "task_lms": inputs.task_lms(predictors)},
                         preflight=lambda: run_preflight(lms_to_check(predictors, self.reflection_lm), self.preflight,
-                                                        self.lm_prices, self.require_prices))
+                                                        self.lm_prices, self.require_prices),
+                        backend=backend)
         callbacks = _options.as_list(self.gepa_kwargs.get("callbacks"))
         if callbacks:
             bus.subscribe(GepaCallbacks(callbacks, engine.state, engine.planner.view, trainset, len(valset),

@@ -2,8 +2,9 @@
 
 A scripted LM is a real ``dspy.LM`` whose engine is a Python function instead of a provider: it is
 built the way DSPy 3.4 asks for custom backends (an engine object with ``complete(Request)`` passed
-to ``dspy.LM(engine=...)``), so everything above the engine — adapters, history, callbacks, usage
-tracking, retries — is DSPy's own code path.
+to ``dspy.LM(engine=...)``, and its async counterpart as ``async_engine=``), so everything above the
+engine — adapters, history, callbacks, usage tracking, retries, the async path of ``acall`` — is DSPy's
+own code path. Scripted LMs pickle (when their ``respond`` function does), so they also run on Ray workers.
 
     >>> lm = scripted_lm(lambda call: {"answer": call.field("question").upper()})
     >>> with dspy.context(lm=lm):
@@ -13,6 +14,7 @@ tracking, retries — is DSPy's own code path.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -27,8 +29,8 @@ from typing import Any
 import dspy
 from dspy.lm15 import ImagePart, Message, Request, Response, TextPart, Usage, response_to_events
 
-__all__ = ["ScriptedCall", "ScriptedEngine", "ScriptedReply", "scripted_lm", "chat_fields", "png", "png_data_uri",
-           "png_color"]
+__all__ = ["AsyncScriptedEngine", "ScriptedCall", "ScriptedEngine", "ScriptedReply", "scripted_lm", "chat_fields",
+           "png", "png_data_uri", "png_color"]
 
 _FIELD_HEADER = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\Z)", re.S)
 # The closing paragraph DSPy's adapters append to the last user turn ("Respond with ...").
@@ -112,16 +114,30 @@ class ScriptedEngine:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy in another process starts with no calls of its own (they stay where they were made)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "calls")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, calls=[])
+        self.__post_init__()
+
     def complete(self, request: Request) -> Response:
+        call, delay = self._start(request)
+        if delay:
+            time.sleep(delay)
+        return self._reply(call)
+
+    def _start(self, request: Request) -> tuple[ScriptedCall, float]:
         system = request.system if isinstance(request.system, str) else "".join(_part_text(p) for p in request.system or ())
         messages = [(m.role, "".join(_part_text(p) for p in m.parts)) for m in request.messages]
         images = [p for m in request.messages for p in m.parts if isinstance(p, ImagePart)]
         with self._lock:
             call = ScriptedCall(self.model, system, messages, images, request, len(self.calls))
             self.calls.append(call)
-        delay = self.latency(call) if callable(self.latency) else self.latency
-        if delay:
-            time.sleep(delay)
+        return call, self.latency(call) if callable(self.latency) else self.latency
+
+    def _reply(self, call: ScriptedCall) -> Response:
         reply = self.respond(call)
         if isinstance(reply, dict):
             reply = ScriptedReply(_format_fields(reply, call.wants_json))
@@ -146,6 +162,27 @@ class ScriptedEngine:
         pass
 
 
+@dataclass
+class AsyncScriptedEngine:
+    """The async counterpart of a :class:`ScriptedEngine` (same function, same ``calls``): what DSPy's
+    async path (``acall``) uses. Its latency is awaited, so many calls wait at once on one thread."""
+
+    engine: ScriptedEngine
+
+    async def complete(self, request: Request) -> Response:
+        call, delay = self.engine._start(request)
+        if delay:
+            await asyncio.sleep(delay)
+        return self.engine._reply(call)
+
+    async def stream(self, request: Request):
+        for event in response_to_events(await self.complete(request)):
+            yield event
+
+    async def aclose(self) -> None:
+        pass
+
+
 def scripted_lm(
     respond: Callable[[ScriptedCall], Any],
     model: str = "scripted/lm",
@@ -161,8 +198,8 @@ def scripted_lm(
     ``TimeoutError``, ``ServerError``) is retried that many times, after the error's ``retry_after`` seconds
     or DSPy's backoff (1, 2, 4, ... s). It defaults to 0 so a scripted failure reaches the caller at once."""
     engine = ScriptedEngine(respond, model=model.split("/", 1)[-1], latency=latency)
-    lm = dspy.LM(model, engine=engine, cache=cache, num_retries=num_retries, **lm_kwargs)
-    return lm
+    return dspy.LM(model, engine=engine, async_engine=AsyncScriptedEngine(engine), cache=cache,
+                   num_retries=num_retries, **lm_kwargs)
 
 
 # ---------------------------------------------------------------------------- images

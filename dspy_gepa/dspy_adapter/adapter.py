@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import logging
@@ -16,7 +17,7 @@ import dspy
 
 from dspy_gepa._redact import lm_secrets, redact, remember_secrets, scrub_saved_program
 from dspy_gepa.dspy_adapter import codec, flex
-from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback, score_rollout
+from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback
 from dspy_gepa.dspy_adapter.reflective import (
     ReflectionLimits,
     build_record,
@@ -24,8 +25,9 @@ from dspy_gepa.dspy_adapter.reflective import (
     program_failure_feedback,
     select_entries,
 )
-from dspy_gepa.dspy_adapter.trace import TraceEntry, Trajectory, run_with_trace, watch_parse_failures
-from dspy_gepa.engine.types import Candidate, EvaluationBatch, Rollout
+from dspy_gepa.dspy_adapter.runner import ProgramRunner, short
+from dspy_gepa.dspy_adapter.trace import TraceEntry, Trajectory
+from dspy_gepa.engine.types import Candidate, EvaluationBatch
 from dspy_gepa.engine.usage import merge
 from dspy_gepa.lms import CallRecorder, Prices, raise_if_infrastructure, record_lm_calls, watch_lms
 from dspy_gepa.proposers import CodeProposer, InstructionProposer
@@ -47,7 +49,9 @@ class DspyAdapter:
       ``num_threads`` threads), scores it with ``metric(gold, pred, None, None, None)``; an exception
       inside the program scores ``failure_score`` for that example and keeps the batch aligned, an LM
       outage raises :class:`~dspy_gepa.exceptions.InfrastructureError`, an unusable metric result raises
-      :class:`~dspy_gepa.exceptions.MetricError`.
+      :class:`~dspy_gepa.exceptions.MetricError`. ``aevaluate`` does the same as coroutines
+      (``program.acall``), for ``backend="async"``; ``remote_runner(candidate)`` is what ``RayBackend``
+      ships to its workers. All three run a :class:`~dspy_gepa.dspy_adapter.runner.ProgramRunner`.
     * ``make_reflective_dataset``: per component, records built from that predictor's own trace
       entries, with feedback from ``metric(gold, pred, trace, pred_name, pred_trace)``.
     * ``propose_new_texts``: the instruction proposer, run with the reflection LM.
@@ -87,7 +91,7 @@ class DspyAdapter:
         self.flex_paths = list(flex.flex_parts(student))
         self.component_names = [name for name, _ in student.named_predictors()] + self.flex_paths
         self._flex_tasks, self._flex_contexts = flex.task_context(student)
-        self._programs: dict[tuple, dspy.Module] = {}
+        self._runners: dict[tuple, ProgramRunner] = {}
         self._cache_size = program_cache_size
         self._lock = threading.Lock()
         remember_secrets(self.secrets())
@@ -119,64 +123,58 @@ class DspyAdapter:
         self.build_program(candidate).save(str(path))
         scrub_saved_program(path)
 
-    def _program(self, candidate: Mapping[str, str]) -> dspy.Module:
-        """Built programs are cached per candidate; DSPy programs may be called from several threads.
+    def _runner(self, candidate: Mapping[str, str]) -> ProgramRunner:
+        """Built programs (in their runners) are cached per candidate; DSPy programs may be called from
+        several threads. A candidate whose ``dspy.Flex`` code cannot be bound gets a runner that scores every
+        example as a failure with that error.
 
         Looked up on every rollout, so without a lock or a digest: the key is the candidate's items
         (strings cache their hashes), and a plain dict read is atomic."""
         key = tuple(sorted(candidate.items()))
-        hit = self._programs.get(key)
+        hit = self._runners.get(key)
         if hit is not None:
             return hit
-        program = self.build_program(candidate)
-        watch_parse_failures(program)
+        settings = dict(metric=self.metric, failure_score=self.failure_score, prices=self.prices,
+                        require_prices=self.require_prices, program_trace=bool(self.flex_paths))
+        try:
+            runner = ProgramRunner(self.build_program(candidate), **settings)
+        except flex.BIND_ERRORS as exc:  # the candidate's code itself: a failure on every example
+            error = redact(f"the candidate's dspy.Flex code could not be bound: {type(exc).__name__}: {exc}")
+            logger.info("%s; scoring its rollouts as failures.", error)
+            runner = ProgramRunner(None, unusable=error, **settings)
         with self._lock:
-            hit = self._programs.setdefault(key, program)
-            while len(self._programs) > self._cache_size:
-                self._programs.pop(next(iter(self._programs)))
+            hit = self._runners.setdefault(key, runner)
+            while len(self._runners) > self._cache_size:
+                self._runners.pop(next(iter(self._runners)))
         return hit
 
     # ---------------------------------------------------------------- evaluation
 
     def evaluate(self, batch: list[dspy.Example], candidate: Candidate, capture_traces: bool = False) -> EvaluationBatch:
-        try:
-            program = self._program(candidate)
-        except flex.BIND_ERRORS as exc:  # the candidate's code itself: a failure on every example
-            error = redact(f"the candidate's dspy.Flex code could not be bound: {type(exc).__name__}: {exc}")
-            logger.info("%s; scoring the batch as failures.", error)
-            return EvaluationBatch.from_rollouts([Rollout(
-                score=self.failure_score, error=error,
-                trajectory=Trajectory(None, [], error, self.failure_score, None, ex) if capture_traces else None)
-                for ex in batch])
+        runner = self._runner(candidate)
         threads = min(len(batch), self.num_threads or dspy.settings.num_threads or 1)
         if threads <= 1:
-            rows = [self._run_one(program, ex, capture_traces) for ex in batch]
+            rows = [runner.run(ex, capture_traces) for ex in batch]
         else:
             with ThreadPoolExecutor(threads, thread_name_prefix="dspy-gepa-eval") as pool:
-                futures = [pool.submit(copy_context().run, self._run_one, program, ex, capture_traces)
-                           for ex in batch]
+                futures = [pool.submit(copy_context().run, runner.run, ex, capture_traces) for ex in batch]
                 rows = [f.result() for f in futures]
         return EvaluationBatch.from_rollouts(rows)
 
-    def _run_one(self, program: dspy.Module, example: dspy.Example, capture: bool) -> Rollout:
-        error, objectives = None, None
-        with record_lm_calls() as calls:
-            prediction, entries, exc, raw_trace = run_with_trace(program, example)
-            program_calls = len(calls.history)  # the program's calls come first; the metric's (a judge) after
-            if exc is not None:
-                secrets = self.secrets()
-                raise_if_infrastructure(exc, secrets=secrets)
-                error = redact(f"{type(exc).__name__}: {exc}", secrets)  # journaled, shown to reflection
-                score, feedback = self.failure_score, None
-            else:
-                score, feedback, objectives = score_rollout(
-                    self.metric, example, prediction, context=f"for example {_short(example)}",
-                    program_trace=raw_trace if self.flex_paths else None)
-        trajectory = Trajectory(prediction, entries, error, score, feedback, example) if capture else None
-        usage = {"task": self._priced(CallRecorder(calls.history[:program_calls])),
-                 "judge": self._priced(CallRecorder(calls.history[program_calls:]))}
-        return Rollout(score=score, output=prediction, feedback=feedback, trajectory=trajectory, error=error,
-                       usage={k: v for k, v in usage.items() if v}, objectives=objectives)
+    async def aevaluate(self, batch: list[dspy.Example], candidate: Candidate, capture_traces: bool = False
+                        ) -> EvaluationBatch:
+        """:meth:`evaluate` as coroutines on the running event loop (``program.acall``, async metrics awaited)."""
+        runner = self._runner(candidate)
+        if len(batch) == 1:  # the engine's case: no task of its own, so whatever it raises reaches the caller's
+            rows = [await runner.arun(batch[0], capture_traces)]
+        else:
+            rows = list(await asyncio.gather(*(runner.arun(ex, capture_traces) for ex in batch)))
+        return EvaluationBatch.from_rollouts(rows)
+
+    def remote_runner(self, candidate: Candidate) -> ProgramRunner:
+        """What runs ``candidate``'s rollouts in another process: its program, the metric, and the LM settings
+        in force here (``dspy.settings.lm`` and ``adapter``, with any ``dspy.context`` around ``compile``)."""
+        return self._runner(candidate).shipped({"lm": dspy.settings.lm, "adapter": dspy.settings.adapter})
 
     def _priced(self, calls: CallRecorder) -> dict[str, Any]:
         return calls.usage(self.prices, require_prices=self.require_prices)
@@ -221,7 +219,7 @@ class DspyAdapter:
         components_to_update = [c for c in components_to_update if c not in self.flex_paths]
         if not components_to_update:
             return dataset
-        program = self._program(candidate)
+        program = self._runner(candidate).program or self.build_program(candidate)  # (raises if it cannot bind)
         predictors = dict(program.named_predictors())
         for name in components_to_update:
             predictor = predictors[name]
@@ -250,7 +248,7 @@ class DspyAdapter:
         trace = [(predictors[e.name], e.inputs, e.outputs) for e in trajectory.entries if not e.failed]
         score, feedback = call_metric(self.metric, trajectory.example, trajectory.prediction, trace, name,
                                       [(predictors[name], entry.inputs, entry.outputs)],
-                                      context=f"for example {_short(trajectory.example)} with pred_name={name!r}")
+                                      context=f"for example {short(trajectory.example)} with pred_name={name!r}")
         if abs(score - trajectory.score) > 1e-9 and self.warn_on_score_mismatch:
             self.warn_on_score_mismatch = False
             logger.warning(
@@ -311,7 +309,3 @@ class DspyAdapter:
     def example_fingerprint(self, example: Any) -> str:
         return codec.example_fingerprint(example)
 
-
-def _short(example: Any) -> str:
-    text = repr(example)
-    return text if len(text) <= 120 else text[:117] + "..."

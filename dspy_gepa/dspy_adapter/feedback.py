@@ -1,4 +1,4 @@
-"""The feedback metric: calling it, and reading what it returns.
+"""The feedback metric: calling it (a plain function or an ``async def``), and reading what it returns.
 
 The metric runs with its LM calls watched (:func:`~dspy_gepa.lms.recording.watch_lms`): a judge LM's
 credentials are masked from then on, and its outage is reported as the judge's.
@@ -6,16 +6,19 @@ credentials are masked from then on, and its outage is reported as the judge's.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import decimal
 import inspect
 import math
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import dspy
 
 from dspy_gepa._redact import redact
+from dspy_gepa.dspy_adapter.aio import run_sync
 from dspy_gepa.exceptions import MetricError
 from dspy_gepa.lms.errors import raise_if_infrastructure
 from dspy_gepa.lms.recording import watch_lms
@@ -36,6 +39,11 @@ class ScoreWithFeedback(dspy.Prediction):
 
 def metric_name(metric: Callable[..., Any]) -> str:
     return getattr(metric, "__qualname__", None) or getattr(metric, "__name__", None) or type(metric).__name__
+
+
+def is_async_metric(metric: Any) -> bool:
+    """``async def metric(...)``, or an object whose ``__call__`` is one."""
+    return inspect.iscoroutinefunction(metric) or inspect.iscoroutinefunction(type(metric).__call__)
 
 
 def check_metric_signature(metric: Any) -> None:
@@ -156,9 +164,27 @@ def score_rollout(metric: Callable[..., Any], gold: Any, pred: Any, context: str
                   program_trace: Any = None) -> tuple[float, str | None, dict[str, float] | None]:
     """Score one rollout (``trace=None``, as ``dspy.Evaluate`` does): (score, feedback, objective scores).
     ``program_trace`` reaches a metric that declares that parameter (programs with ``dspy.Flex`` parts)."""
-    kwargs = {"program_trace": program_trace} if program_trace is not None and declares(metric, "program_trace") else {}
-    result = _invoke(metric, (gold, pred, None, None, None), kwargs, context)
+    result = _invoke(metric, (gold, pred, None, None, None), _rollout_kwargs(metric, program_trace), context)
     return (*read_metric_result(result, metric, context), read_objectives(result, metric, context))
+
+
+async def ascore_rollout(metric: Callable[..., Any], gold: Any, pred: Any, context: str, *,
+                         program_trace: Any = None) -> tuple[float, str | None, dict[str, float] | None]:
+    """:func:`score_rollout` from a coroutine: an async metric is awaited, a plain one runs on a thread (it may
+    call an LM judge), so the event loop keeps serving the other rollouts."""
+    args, kwargs = (gold, pred, None, None, None), _rollout_kwargs(metric, program_trace)
+    with _metric_errors(metric, context), watch_lms():
+        if is_async_metric(metric):
+            result = await metric(*args, **kwargs)
+        else:
+            result = await asyncio.to_thread(metric, *args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+    return (*read_metric_result(result, metric, context), read_objectives(result, metric, context))
+
+
+def _rollout_kwargs(metric: Callable[..., Any], program_trace: Any) -> dict[str, Any]:
+    return {"program_trace": program_trace} if program_trace is not None and declares(metric, "program_trace") else {}
 
 
 def declares(metric: Callable[..., Any], parameter: str) -> bool:
@@ -169,9 +195,21 @@ def declares(metric: Callable[..., Any], parameter: str) -> bool:
 
 
 def _invoke(metric: Callable[..., Any], args: tuple, kwargs: dict[str, Any], context: str) -> Any:
+    """Call the metric from synchronous code; an async metric is run to its end here."""
+    with _metric_errors(metric, context), watch_lms():
+        result = metric(*args, **kwargs)
+        return run_sync(_awaited(result)) if inspect.isawaitable(result) else result
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+@contextlib.contextmanager
+def _metric_errors(metric: Callable[..., Any], context: str) -> Iterator[None]:
+    """The metric's own exceptions become a :class:`MetricError` that names it (LM outages stay what they are)."""
     try:
-        with watch_lms():
-            return metric(*args, **kwargs)
+        yield
     except MetricError:
         raise
     except Exception as exc:

@@ -119,24 +119,50 @@ def component_of(predictor: Any) -> str | None:
     return getattr(predictor, COMPONENT_ATTR, None)
 
 
+class _Capture:
+    """The trace of one run of a program: ``with _Capture() as capture: capture.prediction = program(...)``.
+    An exception the program raises is kept in ``error`` (scored as a failure by the caller, unless it is an
+    LM outage), not raised."""
+
+    def __enter__(self) -> _Capture:
+        self.prediction: dspy.Prediction | None = None
+        self.error: BaseException | None = None
+        self._failures: list[TraceEntry] = []
+        self._token = _failures.set(self._failures)
+        self._context = dspy.context(trace=[])
+        self._context.__enter__()
+        return self
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        try:
+            self.raw_trace = list(dspy.settings.trace or [])
+            self._context.__exit__(None, None, None)
+        finally:
+            _failures.reset(self._token)
+        if isinstance(exc, Exception):
+            self.error = exc
+            return True
+        return False
+
+    def result(self) -> tuple[dspy.Prediction | None, list[TraceEntry], BaseException | None, list[Any]]:
+        entries = [TraceEntry(name, dict(inputs), outputs) for p, inputs, outputs in self.raw_trace
+                   if (name := component_of(p)) is not None]
+        return self.prediction, entries + self._failures, self.error, self.raw_trace
+
+
 def run_with_trace(program: dspy.Module, example: dspy.Example
                    ) -> tuple[dspy.Prediction | None, list[TraceEntry], BaseException | None, list[Any]]:
     """Run ``program`` on ``example``; return its prediction (None if it raised), the trace entries of
     the program's own predictors in call order, the exception it raised, if any, and DSPy's whole trace
     (every predictor call, ``(predictor, inputs, prediction)``)."""
-    failures: list[TraceEntry] = []
-    token = _failures.set(failures)
-    prediction, error = None, None
-    try:
-        with dspy.context(trace=[]):
-            try:
-                prediction = program(**example.inputs())
-            except Exception as exc:  # scored as a failure by the caller, unless it is an LM outage
-                error = exc
-            raw_trace = list(dspy.settings.trace or [])
-    finally:
-        _failures.reset(token)
-    entries = [TraceEntry(name, dict(inputs), outputs) for p, inputs, outputs in raw_trace
-               if (name := component_of(p)) is not None]
-    entries.extend(failures)
-    return prediction, entries, error, raw_trace
+    with _Capture() as capture:
+        capture.prediction = program(**example.inputs())
+    return capture.result()
+
+
+async def arun_with_trace(program: dspy.Module, example: dspy.Example
+                          ) -> tuple[dspy.Prediction | None, list[TraceEntry], BaseException | None, list[Any]]:
+    """:func:`run_with_trace` through ``program.acall`` (DSPy's async path)."""
+    with _Capture() as capture:
+        capture.prediction = await program.acall(**example.inputs())
+    return capture.result()

@@ -16,9 +16,10 @@ How it stays deterministic with several proposals in flight:
 * The search ends on a budget or a stop condition; with the ``staged`` validation policy, the best
   screened candidates are then validated on every example (:meth:`Planner.plan_final`).
 
-Rollouts run on the evaluation pool (``num_threads`` threads) and reflections on the reflection pool;
-their results come back through one queue to the thread that called :meth:`Engine.run`, which alone
-changes the state, the ledger and the journal.
+Rollouts run on the backend (:mod:`~dspy_gepa.engine.backends`: threads, an event loop or a Ray
+cluster, ``num_threads`` rollouts in flight) and reflections on the reflection pool; their results come
+back through one queue to the thread that called :meth:`Engine.run` (the driver), which alone changes
+the state, the ledger and the journal. Which backend ran a rollout changes nothing above it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 from dspy_gepa._run_dir import JOURNAL
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.adapter import codec_of
+from dspy_gepa.engine.backends import Backend, Halted, ThreadBackend
 from dspy_gepa.engine.budget import budget_plan
 from dspy_gepa.engine.commit import Committer, idle_limit
 from dspy_gepa.engine.config import EngineConfig
@@ -56,7 +58,7 @@ from dspy_gepa.engine.proposals import (
     seed_proposal,
 )
 from dspy_gepa.engine.reflection import Reflector
-from dspy_gepa.engine.rollouts import Halted, Rollouts
+from dspy_gepa.engine.rollouts import Rollouts
 from dspy_gepa.engine.state import State
 from dspy_gepa.engine.strategies import GroupJudge, acceptance_criterion
 from dspy_gepa.engine.types import Candidate, Rollout, RolloutKey, candidate_hash
@@ -94,6 +96,7 @@ class Engine:
         log_dir: str | Path | None = None,
         fingerprint_extra: dict[str, Any] | None = None,
         preflight: Callable[[], dict[str, Any] | None] | None = None,
+        backend: Backend | None = None,
     ):
         if not trainset:
             raise ConfigurationError("trainset is empty: GEPA needs examples to reflect on.")
@@ -111,6 +114,7 @@ class Engine:
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.fingerprint_extra = dict(fingerprint_extra or {})
         self.preflight = preflight
+        self.backend = backend if backend is not None else ThreadBackend()
 
         self.val_ids = list(range(len(self.valset)))
         self.state = State(component_names=list(self.seed_candidate), val_ids=self.val_ids,
@@ -186,13 +190,19 @@ class Engine:
             raise ConfigurationError(
                 f"max_metric_calls={cfg.max_metric_calls} cannot pay for validating the seed program on the "
                 f"{len(self.valset)} validation examples. Raise the budget or use a smaller valset.")
-        # One short call to each LM before anything is spent, so a bad key or model fails now.
-        preflight_usage = self.preflight() if self.preflight is not None else None
+        # The backend starts, and one short call goes to each LM, before anything is spent: a cluster that
+        # cannot be reached, a bad key or model fails now.
+        try:
+            self.backend.start(self.adapter, cfg.num_threads, self.seed_candidate)
+            preflight_usage = self.preflight() if self.preflight is not None else None
+        except BaseException:
+            self.backend.close()
+            raise
         plan_text = budget_plan(cfg.max_metric_calls, len(self.valset), min(cfg.minibatch_size, len(self.trainset)))
         logger.info(plan_text)
         self.bus.emit(ev.RunStarted(
             config={**cfg.fingerprint(), "num_threads": cfg.num_threads, "max_metric_calls": cfg.max_metric_calls,
-                    "max_cost": cfg.max_cost},
+                    "max_cost": cfg.max_cost, "backend": self.backend.name},
             seed_candidate=dict(self.seed_candidate), train_size=len(self.trainset), val_size=len(self.valset),
             max_metric_calls=cfg.max_metric_calls, plan=plan_text, resumed=resumed))
         # Spending recorded outside proposals (pre-flight checks), this session's and earlier sessions'.
@@ -202,9 +212,8 @@ class Engine:
         if preflight_usage:
             merge(self.ledger.spent, preflight_usage)
             self.bus.emit(ev.UsageRecorded(usage=preflight_usage, reason="pre-flight checks"))
-        eval_pool = ThreadPoolExecutor(cfg.num_threads, thread_name_prefix="gepa-eval")
         reflect_pool = ThreadPoolExecutor(cfg.max_concurrent_proposals, thread_name_prefix="gepa-reflect")
-        self.rollouts.submit = lambda key, fn, *args: self._submit(eval_pool, ("rollout", key), fn, *args)
+        self.rollouts.dispatch = self._dispatch
         self.reflector.submit = lambda seq, fn, *args: self._submit(reflect_pool, ("reflect", seq), fn, *args)
         try:
             self._start(Plan(seq=0, kind="seed", parent_ids=[], candidate=dict(self.seed_candidate),
@@ -219,7 +228,7 @@ class Engine:
             self.bus.emit(ev.RunFailed(error=exc, total_metric_calls=self.rollouts.recorded))
             raise
         finally:
-            eval_pool.shutdown(wait=False, cancel_futures=True)
+            self.backend.close()
             reflect_pool.shutdown(wait=False, cancel_futures=True)
         return self._finish()
 
@@ -245,11 +254,17 @@ class Engine:
         return EngineResult(state, used, self.stop_reason, self.rollouts.results, self.ledger.spent,
                             progress.proposals, progress.discovery_costs)
 
-    def _submit(self, pool: ThreadPoolExecutor, tag: tuple[str, Any], fn: Callable[..., Any], *args: Any) -> Future:
-        future = pool.submit(contextvars.copy_context().run, fn, *args)
+    def _submit(self, pool: ThreadPoolExecutor, tag: tuple[str, Any], fn: Callable[..., Any], *args: Any) -> None:
+        self._watch(tag, pool.submit(contextvars.copy_context().run, fn, *args))
+
+    def _dispatch(self, candidate: Candidate, keys: list[RolloutKey], examples: list[Any], traces: bool) -> None:
+        for key, future in zip(keys, self.backend.run(candidate, examples, traces), strict=True):
+            self._watch(("rollout", key), future)
+
+    def _watch(self, tag: tuple[str, Any], future: Future) -> None:
+        """Hand ``future``'s outcome to the driver's queue when it is done."""
         self._futures.add(future)
         future.add_done_callback(lambda f: self._queue.put((*tag, f)))
-        return future
 
     def _next_item(self) -> tuple:
         while True:
@@ -262,7 +277,7 @@ class Engine:
         kind, key, future = item
         self._futures.discard(future)
         if not future.cancelled() and isinstance(future.exception(), Halted):
-            raise self.rollouts.halt
+            raise future.exception().cause
         if kind == "rollout":
             self.rollouts.done(key, future.result())
         else:

@@ -2,29 +2,23 @@
 
 A proposal's :class:`~dspy_gepa.engine.proposals.Evaluate` request is served key by key: from memory
 (a rollout already recorded), by waiting on a rollout already in flight, from the journal of an earlier
-session (replayed with ``replayed=True``, no LM call), or else by dispatching a new rollout. Every
-dispatch and replay is counted on the :class:`~dspy_gepa.engine.ledger.Ledger` before it happens. When
-all the keys of a request have arrived, the proposal is handed back to the engine with its results.
+session (replayed with ``replayed=True``, no LM call), or else by dispatching a new rollout: the new keys
+of a request go to the backend (:mod:`~dspy_gepa.engine.backends`) as one batch. Every dispatch and replay is
+counted on the :class:`~dspy_gepa.engine.ledger.Ledger` before it happens. When all the keys of a request
+have arrived, the proposal is handed back to the engine with its results.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from typing import Any
 
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.journal import JournalContents
 from dspy_gepa.engine.ledger import Ledger
 from dspy_gepa.engine.proposals import Evaluate, Run
-from dspy_gepa.engine.types import Candidate, EvaluationBatch, Rollout, RolloutKey, candidate_hash
-from dspy_gepa.exceptions import MetricError
-
-
-class Halted(Exception):
-    """A queued rollout that did not start because another one failed fatally."""
+from dspy_gepa.engine.types import Candidate, Rollout, RolloutKey, candidate_hash
 
 
 class Encoded:
@@ -36,8 +30,9 @@ class Encoded:
         self.data = data
 
 
-#: ``submit(key, task, *args)``: run ``task(*args)`` on the evaluation pool and report ``key`` when done.
-Submit = Callable[..., Future]
+#: ``dispatch(candidate, keys, examples, capture_traces)``: run the rollouts ``keys`` (of ``candidate`` on
+#: ``examples``) on the backend, and report each key's result when it arrives.
+Dispatch = Callable[[Candidate, list[RolloutKey], list[Any], bool], None]
 
 
 class Rollouts:
@@ -55,8 +50,7 @@ class Rollouts:
         self.results: dict[RolloutKey, Rollout] = {}
         self.waiters: dict[RolloutKey, list[Run]] = {}
         self.journal = JournalContents()
-        self.submit: Submit | None = None
-        self.halt: BaseException | None = None
+        self.dispatch: Dispatch | None = None
 
     @property
     def recorded(self) -> int:
@@ -67,6 +61,7 @@ class Rollouts:
         h = candidate_hash(req.candidate)
         run.want = [RolloutKey(h, req.split, i) for i in req.ids]
         run.got = {}
+        new: list[RolloutKey] = []
         for key in dict.fromkeys(run.want):
             run.keys.add(key)
             if not self.ledger.committed_before(key, run.start_commits):
@@ -84,9 +79,10 @@ class Rollouts:
             else:
                 self._count()
                 self.waiters[key] = [run]
-                self.submit(key, self._task, self.examples[key.split][key.example], req.candidate,
-                            key.split == "train")
+                new.append(key)
         self.ledger.check_within_reservation(run.plan, len(run.fresh))
+        if new:
+            self.dispatch(req.candidate, new, [self.examples[k.split][k.example] for k in new], req.split == "train")
         self._maybe_complete(run)
 
     def done(self, key: RolloutKey, rollout: Rollout) -> None:
@@ -107,23 +103,6 @@ class Rollouts:
     def _maybe_complete(self, run: Run) -> None:
         if all(k in run.got for k in run.want):
             self.on_ready(run, [run.got[k] for k in run.want])
-
-    def _task(self, example: Any, candidate: Candidate, traces: bool) -> Rollout:
-        if self.halt is not None:
-            raise Halted()
-        try:
-            batch: EvaluationBatch = self.adapter.evaluate([example], candidate, capture_traces=traces)
-        except BaseException as exc:
-            # Fatal for the run (the adapter scores the program's own errors): the rollouts still queued
-            # must not start while the main thread gets round to stopping.
-            self.halt = exc
-            raise
-        if len(batch.scores) != 1:
-            raise MetricError(f"The adapter returned {len(batch.scores)} scores for one example.")
-        score = batch.scores[0]
-        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
-            raise MetricError(f"The score of an example is {score!r}; scores must be finite numbers.")
-        return batch.rollout(0)
 
     def _keep(self, key: RolloutKey, rollout: Rollout) -> Rollout:
         """Remember a rollout for reuse. Validation outputs are only needed for ``track_best_outputs``

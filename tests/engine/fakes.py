@@ -93,16 +93,18 @@ def make_data(n_train=12, n_val=8, n_cats=6, seed=0):
     return train, val
 
 
-def run(adapter=None, budget=120, log_dir=None, components=("a",), seed_candidate=None, **cfg):
-    """Run the engine on ``make_data()`` from ``seed_candidate`` (default: ``Solve <component>.``); returns
-    (result, adapter, the events it emitted)."""
+def run(adapter=None, budget=120, log_dir=None, components=("a",), seed_candidate=None, backend=None, preflight=None,
+        **cfg):
+    """Run the engine on ``make_data()`` from ``seed_candidate`` (default: ``Solve <component>.``), on ``backend``
+    (default: threads); returns (result, adapter, the events it emitted)."""
     adapter = adapter or FakeAdapter(components)
     train, val = make_data()
     seed = seed_candidate or {c: f"Solve {c}." for c in components}
     bus = EventBus()
     seen = []
     bus.subscribe(seen.append)
-    engine = Engine(adapter, train, val, seed, EngineConfig(max_metric_calls=budget, **cfg), bus=bus, log_dir=log_dir)
+    engine = Engine(adapter, train, val, seed, EngineConfig(max_metric_calls=budget, **cfg), bus=bus, log_dir=log_dir,
+                    backend=backend, preflight=preflight)
     return engine.run(), adapter, seen
 
 
