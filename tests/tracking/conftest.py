@@ -58,12 +58,13 @@ def mlflow_store(mlflow_template, tmp_path, monkeypatch):
     # MLflow infers a logged model's requirements by loading it in a subprocess (20 s and more here); tests
     # take what it falls back to, the flavor's defaults (dspy, pinned).
     monkeypatch.setattr("mlflow.dspy.save.infer_pip_requirements", lambda path, flavor, fallback=None, **kw: fallback)
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_ACTIVE_MODEL_ID"):
         monkeypatch.delenv(var, raising=False)
     mlflow.set_tracking_uri(uri)
     yield uri, MlflowClient(uri)
     while mlflow.active_run() is not None:
         mlflow.end_run()
+    mlflow.clear_active_model()
     mlflow.set_tracking_uri(None)
     mlflow.tracking.fluent._active_experiment_id = None
 
