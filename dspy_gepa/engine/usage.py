@@ -52,14 +52,20 @@ def combine(usages: Iterable[Mapping[str, Any] | None]) -> Usage:
 
 def totals(usage: Mapping[str, Any] | None, roles: Iterable[str] | None = None) -> Totals:
     wanted = set(roles) if roles is not None else None
-    sums = dict.fromkeys(FIELDS, 0)
+    calls = cached = input_tokens = output_tokens = unpriced = 0
+    cost_ = 0.0
     for role, models in (usage or {}).items():
         if wanted is not None and role not in wanted or not isinstance(models, Mapping):
             continue
         for row in models.values():
-            for key in FIELDS:
-                sums[key] += row.get(key, 0) or 0
-    return Totals(**{k: (float(v) if k == "cost" else int(v)) for k, v in sums.items()})
+            get = row.get
+            calls += get("calls", 0) or 0
+            cached += get("cached", 0) or 0
+            input_tokens += get("input_tokens", 0) or 0
+            output_tokens += get("output_tokens", 0) or 0
+            cost_ += get("cost", 0) or 0
+            unpriced += get("unpriced", 0) or 0
+    return Totals(int(calls), int(cached), int(input_tokens), int(output_tokens), float(cost_), int(unpriced))
 
 
 def cost(usage: Mapping[str, Any] | None, roles: Iterable[str] | None = None) -> float:
