@@ -317,7 +317,7 @@ class GEPA(Teleprompter):
         costs: dict[str, Any] = {}
         journal = read_journal(Path(self.log_dir) / JOURNAL) if self.log_dir is not None else None
         if journal is not None and journal.rollouts:
-            rollout_usage = combine(r.get("usage") for r in journal.rollouts.values())
+            rollout_usage = combine(r.usage for r in journal.rollouts.values())
             refl_usage = [r.get("usage") for r in journal.reflections.values()]
             per_rollout = known_cost(rollout_usage)
             per_refl = known_cost(combine(refl_usage))

@@ -143,7 +143,7 @@ class Engine:
         if self.log_dir is None:
             return False
         backend = FileJournal(self.log_dir / JOURNAL)
-        contents = load(backend)
+        contents = load(backend, val_outputs=self.config.keep_val_outputs)
         fingerprint = self.fingerprint()
         if contents.header is not None:
             check_fingerprint(contents.header.get("fingerprint", {}), fingerprint, backend.path)
@@ -152,7 +152,7 @@ class Engine:
         self._journal = JournalRecorder(backend, self.codec)
         self._journal.start(fingerprint, contents)
         self.bus.subscribe(self._journal, critical=True)
-        return contents.header is not None and bool(contents.records[1:])
+        return contents.header is not None and contents.num_records > 1
 
     # ------------------------------------------------------------------ running
 
@@ -181,9 +181,8 @@ class Engine:
             seed_candidate=dict(self.seed_candidate), train_size=len(self.trainset), val_size=len(self.valset),
             max_metric_calls=cfg.max_metric_calls, plan=plan_text, resumed=resumed))
         # Spending recorded outside proposals (pre-flight checks), this session's and earlier sessions'.
-        for record in journal.records:
-            if record.get("type") == "usage":
-                merge(self.ledger.spent, record.get("usage"))
+        for record in journal.usage:
+            merge(self.ledger.spent, record.get("usage"))
         if preflight_usage:
             merge(self.ledger.spent, preflight_usage)
             self.bus.emit(ev.UsageRecorded(usage=preflight_usage, reason="pre-flight checks"))
@@ -285,9 +284,10 @@ class Engine:
 
     def _known_at_plan(self) -> Callable[[Candidate], bool]:
         """Candidates already in the pool or already tried and turned down (as of planning): proposing one
-        again teaches nothing, and would only re-read cached scores while the reflection LM is paid."""
-        known = set(self.state.hashes) | self.committer.progress.tried
-        return lambda c: candidate_hash(c) in known
+        again teaches nothing, and would only re-read cached scores while the reflection LM is paid. Every
+        pool member was tried first, and ``tried`` holds the commit that tried each hash, so no copy is needed."""
+        tried, commits = self.committer.progress.tried, self.next_commit
+        return lambda c: tried.get(candidate_hash(c), commits) < commits
 
     def _resume_later(self, run: Run, value: Any) -> None:
         """Queue ``run``'s generator to be sent ``value`` (the results it asked for) by :meth:`_pump`."""

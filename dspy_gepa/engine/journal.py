@@ -94,22 +94,32 @@ class FileJournal:
         self._file: Any = None
         self._lock = threading.Lock()
 
-    def read(self) -> Iterator[tuple[int, dict[str, Any]]]:
+    def lines(self) -> Iterator[tuple[int, bytes]]:
+        """``(line number, raw JSON line)`` for every complete line, streamed from the file (a journal may be
+        larger than what is worth holding in memory at once)."""
         self.torn_tail = None
         if not self.path.exists():
             return
-        body, _, tail = self.path.read_bytes().rpartition(b"\n")
-        if tail.strip():
-            # Every complete record ends with a newline; bytes after the last one are a cut-off write.
-            self.torn_tail = tail.decode("utf-8", errors="replace")
-        for n, line in enumerate(body.split(b"\n") if body else [], 1):
-            if not line.strip():
-                continue
-            try:
-                yield n, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise JournalError(f"{self.path}: line {n} is corrupt ({exc}); the journal cannot be replayed. "
-                                   "Restore it from a backup, or use a new log_dir.") from exc
+        with open(self.path, "rb") as f:
+            for n, line in enumerate(f, 1):
+                if not line.endswith(b"\n"):
+                    # Every complete record ends with a newline; bytes after the last one are a cut-off write.
+                    if line.strip():
+                        self.torn_tail = line.decode("utf-8", errors="replace")
+                    return
+                if line.strip():
+                    yield n, line
+
+    def read(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        for n, line in self.lines():
+            yield n, self._parse(n, line)
+
+    def _parse(self, n: int, line: bytes) -> dict[str, Any]:
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise JournalError(f"{self.path}: line {n} is corrupt ({exc}); the journal cannot be replayed. "
+                               "Restore it from a backup, or use a new log_dir.") from exc
 
     def open(self) -> None:
         """Make the file ready for appends (creating its directory), dropping a torn last line."""
@@ -152,56 +162,137 @@ class FileJournal:
                 self._file.close()
 
 
+class Payload:
+    """A recorded rollout's output and trajectory, kept encoded until someone needs them: the raw journal
+    line (parsed again on demand) or, for an in-memory journal, the record itself. A resumed run replays
+    thousands of rollouts whose payloads it never reads; only a reflection on a replayed rollout does."""
+
+    __slots__ = ("_line", "_record")
+
+    def __init__(self, line: bytes | None = None, record: dict[str, Any] | None = None):
+        self._line = line
+        self._record = record
+
+    def get(self, name: str) -> Any:
+        """The encoded ``output`` or ``trajectory`` (None when the rollout has none)."""
+        record = self._record if self._record is not None else json.loads(self._line)  # type: ignore[arg-type]
+        return record.get(name)
+
+
+@dataclass(slots=True)
+class RecordedRollout:
+    """What replay needs of a ``rollout`` record: its result, and its payload when one may be read."""
+
+    score: float
+    feedback: str | None = None
+    error: str | None = None
+    usage: dict[str, Any] | None = None
+    payload: Payload | None = None
+    has_trajectory: bool = False
+
+
 @dataclass
 class JournalContents:
-    """What a journal holds, indexed for replay."""
+    """What a journal holds, indexed for replay: rollouts without the payloads replay does not need,
+    reflections, the sequence numbers of committed proposals, and the usage recorded outside proposals."""
 
     header: dict[str, Any] | None = None
-    rollouts: dict[RolloutKey, dict[str, Any]] = field(default_factory=dict)
+    rollouts: dict[RolloutKey, RecordedRollout] = field(default_factory=dict)
     reflections: dict[int, dict[str, Any]] = field(default_factory=dict)
-    commits: dict[int, dict[str, Any]] = field(default_factory=dict)
-    records: list[dict[str, Any]] = field(default_factory=list)
+    commits: set[int] = field(default_factory=set)
+    usage: list[dict[str, Any]] = field(default_factory=list)
+    num_records: int = 0
     torn_tail: str | None = None
 
 
-def load(journal: JournalBackend) -> JournalContents:
-    """Read and index every record of ``journal``; a record that is not one of ours is an error."""
-    contents = JournalContents()
+def _lines(journal: JournalBackend) -> Iterator[tuple[int, dict[str, Any], bytes | None]]:
+    """Every record with its raw line when the backend keeps lines (a file), streamed."""
+    if isinstance(journal, FileJournal):
+        for n, line in journal.lines():
+            yield n, journal._parse(n, line), line
+    else:
+        for n, record in journal.read():
+            yield n, record, None
+
+
+def records(journal: JournalBackend) -> Iterator[dict[str, Any]]:
+    """The records of ``journal`` in order, streamed and checked (see :func:`load`)."""
+    for _, record, _ in _checked(journal):
+        yield record
+
+
+def _checked(journal: JournalBackend) -> Iterator[tuple[int, dict[str, Any], bytes | None]]:
     where = journal.source
-    for n, record in journal.read():
+    count = 0
+    for n, record, line in _lines(journal):
         try:
             kind = record["type"]
             if kind == "header":
-                if contents.records:
+                if count:
                     raise ValueError("a second header")
-                contents.header = record
-            elif not contents.records:
+                _check_version(record, where)
+            elif not count:
                 raise ValueError("no header before it")
             elif kind == "rollout":
                 c, s, e = record["key"]
                 float(record["score"])
-                contents.rollouts[RolloutKey(c, s, int(e))] = record
-            elif kind == "reflection":
-                contents.reflections[int(record["seq"])] = record
-            elif kind == "commit":
-                contents.commits[int(record["seq"])] = record
+                int(e)
+            elif kind in ("reflection", "commit"):
+                int(record["seq"])
         except (KeyError, TypeError, ValueError) as exc:
-            prefix = f"{where} does not start with a journal header (line {n}: " if not contents.records \
+            prefix = f"{where} does not start with a journal header (line {n}: " if not count \
                 else f"{where}: line {n} is not a journal record ("
             raise JournalError(f"{prefix}{type(exc).__name__}: {exc}); this file was not written by dspy-gepa, or "
                                "was edited. Move it away, or use a new log_dir.") from exc
-        contents.records.append(record)
-    contents.torn_tail = getattr(journal, "torn_tail", None)
-    version = (contents.header or {}).get("version", FORMAT_VERSION)
+        count += 1
+        yield n, record, line
+
+
+def _check_version(header: dict[str, Any], where: str) -> None:
+    version = header.get("version", FORMAT_VERSION)
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise JournalError(f"{where} was written in journal format {version!r}; this dspy-gepa reads format "
                            f"{FORMAT_VERSION}. Upgrade dspy-gepa or use a new log_dir.")
+
+
+def load(journal: JournalBackend, *, val_outputs: bool = False) -> JournalContents:
+    """Read and index every record of ``journal``, streaming it; a record that is not one of ours is an error.
+
+    Rollout payloads are kept encoded (:class:`Payload`) for training rollouts, whose trajectories a later
+    reflection may read, and for validation rollouts only when ``val_outputs`` (``track_best_outputs``);
+    everything else a record holds beyond what replay needs is dropped as it is read."""
+    contents = JournalContents()
+    for _, record, line in _checked(journal):
+        contents.num_records += 1
+        kind = record["type"]
+        if kind == "header":
+            contents.header = record
+        elif kind == "rollout":
+            c, s, e = record["key"]
+            keep = (s == "train" or val_outputs) and (record.get("output") is not None
+                                                      or record.get("trajectory") is not None)
+            payload = (Payload(line=line) if line is not None else Payload(record=record)) if keep else None
+            contents.rollouts[RolloutKey(c, s, int(e))] = RecordedRollout(
+                float(record["score"]), record.get("feedback"), record.get("error"), record.get("usage"), payload,
+                record.get("trajectory") is not None)
+        elif kind == "reflection":
+            contents.reflections[int(record["seq"])] = record
+        elif kind == "commit":
+            contents.commits.add(int(record["seq"]))
+        elif kind == "usage":
+            contents.usage.append(record)
+    contents.torn_tail = getattr(journal, "torn_tail", None)
     return contents
 
 
-def read_journal(path: str | os.PathLike) -> JournalContents:
+def read_journal(path: str | os.PathLike, *, val_outputs: bool = False) -> JournalContents:
     """:func:`load` the journal file at ``path`` (nothing, if there is no file yet)."""
-    return load(FileJournal(path))
+    return load(FileJournal(path), val_outputs=val_outputs)
+
+
+def read_records(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
+    """The records of the journal file at ``path``, streamed (nothing, if there is no file yet)."""
+    return records(FileJournal(path))
 
 
 def check_fingerprint(stored: dict[str, Any], current: dict[str, Any], path: Path) -> None:

@@ -72,7 +72,7 @@ class Run:
 
     ``start_commits`` is the number of proposals committed when it started; ``keys`` every rollout it
     used, ``fresh`` those not paid by a proposal committed before it started (they count against its
-    reservation); ``want``/``got`` the batch it is waiting for."""
+    reservation); ``want``/``got`` the batch it is waiting for, ``missing`` the keys of it still to come."""
 
     plan: Plan
     gen: ProposalGen
@@ -81,6 +81,7 @@ class Run:
     fresh: set[RolloutKey] = field(default_factory=set)
     want: list[RolloutKey] = field(default_factory=list)
     got: dict[RolloutKey, Rollout] = field(default_factory=dict)
+    missing: set[RolloutKey] = field(default_factory=set)
     components: list[str] = field(default_factory=list)
     reflection_usage: dict[str, Any] | None = None
     outcome: ProposalOutcome | None = None

@@ -1,8 +1,10 @@
 """A run as the report sees it: :func:`build_run` folds journal records into a :class:`RunView`.
 
-Only the journal's JSON lines are read (``log_dir/journal.jsonl`` through
-:func:`dspy_gepa.engine.journal.read_journal`, or records kept in memory during a run without
-``log_dir``), so a run can be viewed while it is still writing: a torn last line is skipped. Pareto
+Only the journal's JSON lines are read (``log_dir/journal.jsonl``, streamed through
+:func:`dspy_gepa.engine.journal.read_records`, or records kept in memory during a run without
+``log_dir``), so a run can be viewed while it is still writing: a torn last line is skipped. Records are
+folded one at a time and rollout payloads (outputs, trajectories) are never kept, so viewing a long
+run costs little more memory than its candidates and scores. Pareto
 fronts and the best candidate come from :mod:`dspy_gepa.engine.pareto`, the rules the engine itself
 uses, so the report can never disagree with the run's result.
 """
@@ -17,7 +19,7 @@ from typing import Any
 
 from dspy_gepa._run_dir import journal_path
 from dspy_gepa.engine import pareto
-from dspy_gepa.engine.journal import read_journal
+from dspy_gepa.engine.journal import read_records
 from dspy_gepa.exceptions import JournalError
 from dspy_gepa.tracking._cost import CostMeter
 
@@ -56,7 +58,7 @@ class RunView:
     commits: list[dict[str, Any]] = field(default_factory=list)
     metric_calls: int = 0
     cost: float | None = None
-    val_rollouts: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    val_rollouts: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)  # feedback and error
 
     @property
     def best_idx(self) -> int | None:
@@ -173,8 +175,9 @@ def build_run(records: Iterable[dict[str, Any]], source: str = "") -> RunView:
         elif kind == "rollout":
             key = record.get("key") or [None, None, None]
             rollout_keys.add(tuple(key))
-            if len(key) == 3 and key[1] == "val":
-                run.val_rollouts[(key[0], int(key[2]))] = record
+            if len(key) == 3 and key[1] == "val" and (record.get("feedback") or record.get("error")):
+                run.val_rollouts[(key[0], int(key[2]))] = {"feedback": record.get("feedback"),
+                                                          "error": record.get("error")}
         elif kind == "candidate":
             try:
                 idx = int(record["idx"])
@@ -219,4 +222,4 @@ def load_run(log_dir: str | os.PathLike) -> RunView:
     path = journal_path(log_dir)
     if not path.exists():
         raise JournalError(f"No journal at {path}. Pass the log_dir of a GEPA run (GEPA(log_dir=...)).")
-    return build_run(read_journal(path).records, source=str(path.parent))
+    return build_run(read_records(path), source=str(path.parent))
