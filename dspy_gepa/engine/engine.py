@@ -59,6 +59,9 @@ from dspy_gepa.exceptions import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
+#: Fingerprint key of a run whose seed was screened (:func:`~dspy_gepa.engine.ledger.seed_screened`).
+SEED_SCREENED = "seed_screened"
+
 
 @dataclass
 class EngineResult:
@@ -136,14 +139,20 @@ class Engine:
     # ------------------------------------------------------------------ setup
 
     def fingerprint(self) -> dict[str, Any]:
-        return run_fingerprint(self.config.fingerprint(), self.seed_candidate, self.trainset, self.valset,
-                               self.codec, self.fingerprint_extra)
+        fingerprint = run_fingerprint(self.config.fingerprint(), self.seed_candidate, self.trainset, self.valset,
+                                      self.codec, self.fingerprint_extra)
+        if self.planner.seed_screened:  # absent otherwise, so journals written before this setting still match
+            fingerprint[SEED_SCREENED] = True
+        return fingerprint
 
     def _open_journal(self) -> bool:
         if self.log_dir is None:
             return False
         backend = FileJournal(self.log_dir / JOURNAL)
         contents = load(backend, val_outputs=self.config.keep_val_outputs)
+        if contents.header is not None:
+            # How the seed was validated is the first session's decision (a resumed run may have another budget).
+            self.planner.seed_screened = bool(contents.header.get("fingerprint", {}).get(SEED_SCREENED))
         fingerprint = self.fingerprint()
         if contents.header is not None:
             check_fingerprint(contents.header.get("fingerprint", {}), fingerprint, backend.path)
@@ -174,7 +183,8 @@ class Engine:
             if self._journal is not None:
                 self._journal.close()
             raise
-        plan_text = budget_plan(cfg.max_metric_calls, len(self.valset), min(cfg.minibatch_size, len(self.trainset)))
+        plan_text = budget_plan(cfg.max_metric_calls, len(self.trainset), len(self.valset), cfg.minibatch_size,
+                                len(self.planner.screen or self.valset))
         logger.info(plan_text)
         self.bus.emit(ev.RunStarted(
             config={**cfg.fingerprint(), "num_threads": cfg.num_threads, "max_metric_calls": cfg.max_metric_calls},
@@ -191,8 +201,7 @@ class Engine:
         self.rollouts.submit = lambda key, fn, *args: self._submit(eval_pool, ("rollout", key), fn, *args)
         self.reflector.submit = lambda seq, fn, *args: self._submit(reflect_pool, ("reflect", seq), fn, *args)
         try:
-            self._start(Plan(seq=0, kind="seed", parent_ids=[], candidate=dict(self.seed_candidate),
-                             reservation=len(self.valset)))
+            self._start(self.planner.plan_seed(self.seed_candidate))
             self.next_seq = 1
             self._pump()
             while self.runs:

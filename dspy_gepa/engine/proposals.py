@@ -88,8 +88,11 @@ class Run:
 
 
 def seed_proposal(plan: Plan, val_ids: list[int]) -> ProposalGen:
-    rollouts = yield Evaluate(plan.candidate, "val", val_ids)
-    return ProposalOutcome("seed", child=plan.candidate, val_scores=_by_id(val_ids, rollouts))
+    """The seed's validation: on every example, or on the screen when the plan has one (then the seed is
+    validated in full at the end if it is still the best, as any screened candidate)."""
+    ids = plan.screen or val_ids
+    rollouts = yield Evaluate(plan.candidate, "val", ids)
+    return ProposalOutcome("seed", child=plan.candidate, val_scores=_by_id(ids, rollouts))
 
 
 def reflective_proposal(
