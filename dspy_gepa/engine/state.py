@@ -147,8 +147,12 @@ class State:
         return {vid: set(self._holders[vid]) for vid in self._common or ()}
 
     def best_score_per_example(self) -> dict[int, float]:
-        """The best score on each validation example some candidate was scored on (:func:`pareto.best_per_example`)."""
-        return {vid: self.val_scores[next(iter(self._holders[vid]))][vid] for vid in self.val_ids if vid in self._top}
+        """The best score on each validation example some candidate was scored on (:func:`pareto.best_per_example`).
+        The same dict until the pool changes: plans keep it as their snapshot, so it must not be modified."""
+        if "front_best" not in self._cache:
+            self._cache["front_best"] = {vid: self.val_scores[next(iter(self._holders[vid]))][vid]
+                                         for vid in self.val_ids if vid in self._top}
+        return self._cache["front_best"]  # type: ignore[return-value]
 
     def ancestors(self, idx: int) -> set[int]:
         seen: set[int] = set()

@@ -10,7 +10,7 @@ costs nothing and adds no tokens; a call with no known price adds its tokens and
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 FIELDS = ("calls", "cached", "input_tokens", "output_tokens", "cost", "unpriced")
@@ -28,7 +28,7 @@ class Totals:
     unpriced: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in FIELDS}
 
 
 def merge(into: Usage, usage: Mapping[str, Any] | None) -> Usage:
