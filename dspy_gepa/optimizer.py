@@ -349,6 +349,8 @@ class GEPA(Teleprompter):
 class _BestProgramSaver:
     """Writes ``best_program.json`` (``program.save``) in ``log_dir`` whenever the best candidate changes."""
 
+    events = (ev.BestChanged,)
+
     def __init__(self, adapter: DspyAdapter, log_dir: Path):
         self.adapter = adapter
         self.path = log_dir / BEST_PROGRAM

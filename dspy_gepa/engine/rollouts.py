@@ -72,6 +72,7 @@ class Rollouts:
         run.want = [RolloutKey(h, req.split, i) for i in req.ids]
         run.got = {}
         run.missing = set(run.want)
+        counted = self.ledger.dispatched
         for key in dict.fromkeys(run.want):
             run.keys.add(key)
             if not self.ledger.committed_before(key, run.start_commits):
@@ -81,16 +82,19 @@ class Rollouts:
             elif key in self.waiters:
                 self.waiters[key].append(run)
             elif key in self.journal.rollouts:
-                self._count()
+                self.ledger.dispatch()
                 rollout = self.decode(self.journal.rollouts.pop(key), key.split)  # from now on in results
                 self.bus.emit(ev.RolloutFinished(key=key, rollout=rollout, seq=run.plan.seq, replayed=True))
                 self._arrived(run, key, self._keep(key, rollout))
             else:
-                self._count()
+                self.ledger.dispatch()
                 self.waiters[key] = [run]
                 self.submit(key, self._task, self.examples[key.split][key.example], req.candidate,
                             key.split == "train")
         self.ledger.check_within_reservation(run.plan, len(run.fresh))
+        if self.ledger.dispatched > counted:  # one update per request, however many rollouts it counted
+            self.bus.emit(ev.BudgetUpdated(used=self.ledger.dispatched, max_metric_calls=self.ledger.max_metric_calls,
+                                           reserved=self.ledger.reserved()))
         self._maybe_complete(run)
 
     @staticmethod
@@ -108,10 +112,6 @@ class Rollouts:
                 self._arrived(run, key, rollout)
                 self._maybe_complete(run)
 
-    def _count(self) -> None:
-        used = self.ledger.dispatch()
-        self.bus.emit(ev.BudgetUpdated(used=used, max_metric_calls=self.ledger.max_metric_calls,
-                                       reserved=self.ledger.reserved()))
 
     def _maybe_complete(self, run: Run) -> None:
         if not run.missing:

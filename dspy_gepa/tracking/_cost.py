@@ -27,7 +27,7 @@ def _number(value: Any) -> float | None:
 def usage_cost(usage: Any) -> float | None:
     """Dollars in one usage record (``{role: {model: row}}``, see :mod:`dspy_gepa.engine.usage`), or
     ``None`` when no call in it was priced."""
-    if not isinstance(usage, Mapping):
+    if not isinstance(usage, dict | Mapping):
         return None
     flat = _number(usage.get("cost"))
     if flat is not None:
@@ -37,9 +37,9 @@ def usage_cost(usage: Any) -> float | None:
 
 def cumulative_cost(obj: Any) -> float | None:
     """A cumulative cost carried by an event (attribute) or a journal record (key), if any."""
+    get = obj.get if isinstance(obj, dict | Mapping) else lambda name: getattr(obj, name, None)
     for name in CUMULATIVE_FIELDS:
-        value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-        number = _number(value)
+        number = _number(get(name))
         if number is not None:
             return number
     return None

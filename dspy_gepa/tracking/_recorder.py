@@ -48,6 +48,8 @@ class RunRecords:
         self._memory = MemoryJournal() if self.log_dir is None else None
         self._recorder = JournalRecorder(self._memory, _NoPayload()) if self._memory is not None else None
         self._terminal: dict[str, Any] | None = None
+        # With a journal file only the run's start and end matter here; in memory every event is recorded.
+        self.events = (ev.RunStarted, ev.RunFinished, ev.RunFailed) if self._memory is None else None
 
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.RunStarted):
