@@ -8,6 +8,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from benchmarks.scripted import scaling
+
 START = "<!-- scripted-benchmarks:start -->"
 END = "<!-- scripted-benchmarks:end -->"
 SECTION_TITLE = "## Scripted benchmarks (generated)"
@@ -294,6 +296,10 @@ def render(results_dir: Path) -> str:
     lines, within = _budget(data)
     out += ["### Budget adherence", "", *lines, ""]
     out += ["### Targets", "", *_targets(quality, latency, overhead, within)]
+    scaling_path = results_dir / "scaling.json"
+    if scaling_path.exists():
+        out += ["", "### Engine cost against run length (`scaling`)", "",
+                *scaling.render(json.loads(scaling_path.read_text()))]
     return "\n".join(out)
 
 

@@ -138,8 +138,10 @@ def run_one(
     reflection_latency: float = 0.0,
     score_test: bool = True,
     silent: bool = True,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Compile ``task``'s seed program with ``optimizer`` and return one result record."""
+    """Compile ``task``'s seed program with ``optimizer`` (given ``options`` besides the common keywords)
+    and return one result record."""
     task_lm = task.task_lm(latency=task_latency)
     policy = task.reflection_policy()
     reflection_lm = task.reflection_lm(latency=reflection_latency, policy=policy)
@@ -151,6 +153,7 @@ def run_one(
         num_threads=num_threads,
         seed=seed,
         track_stats=True,
+        **(options or {}),
     )
     student = task.make_program()
     FORWARD_CALLS.reset()
