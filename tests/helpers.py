@@ -47,12 +47,17 @@ def rule_for(text: str, word: str) -> str | None:
     return m.group(1) if m else None
 
 
-def task_lm(counter: Counter | None = None, **kw):
+def task_lm(counter: Counter | None = None, stop_after: int | None = None, **kw):
+    """The task LM; ``counter`` counts its calls, and with ``stop_after`` the call after that many raises
+    KeyboardInterrupt (the user presses Ctrl-C, or the process is killed, mid-run)."""
+
     def respond(call):
         if counter is not None:
             counter.bump()
+            if stop_after is not None and counter.n > stop_after:
+                raise KeyboardInterrupt
         word = call.field("word")
-        return {"color": rule_for(call.system, word) or "unknown"}
+        return {"color": (rule_for(call.system, word) if word else None) or "unknown"}
 
     return scripted_lm(respond, "scripted/task", **kw)
 

@@ -1,4 +1,6 @@
-"""The GEPA teleprompter: arguments, budgets, compile, results."""
+"""The GEPA teleprompter: arguments, budget resolution, compile, results, the files a log_dir gets.
+
+The invariants a run keeps (budget, resume, loud failures, determinism) are pinned in ``tests/invariants/``."""
 
 import inspect
 import logging
@@ -9,7 +11,7 @@ import pytest
 from dspy_gepa import GEPA, ConfigurationError, DspyGEPAResult
 from dspy_gepa.engine.budget import auto_budget
 
-from .helpers import CountingMetric, TwoStep, examples, metric, reflection_lm, split, task_lm
+from .helpers import TwoStep, examples, metric, reflection_lm, split, task_lm
 
 
 @pytest.fixture(autouse=True)
@@ -179,22 +181,6 @@ def test_missing_lm_is_refused_before_spending_anything():
                 dspy.Predict("word -> color"), trainset=examples()[:3])
 
 
-@pytest.mark.parametrize("budget", [5, 37, 120])
-def test_budget_is_never_exceeded(budget):
-    counted = CountingMetric()
-    train, val = examples()[:12], examples()[8:12]
-    r = GEPA(metric=counted, max_metric_calls=budget, reflection_lm=reflection_lm(), track_stats=True,
-             num_threads=4).compile(TwoStep(), trainset=train, valset=val).detailed_results
-    assert r.total_metric_calls <= budget
-    assert r.total_metric_calls == counted.rollouts.n
-
-
-def test_budget_below_seed_validation_is_refused():
-    with pytest.raises(ConfigurationError, match="cannot pay for validating the seed program"):
-        GEPA(metric=metric, max_metric_calls=5, reflection_lm=reflection_lm()).compile(
-            dspy.Predict("word -> color"), trainset=examples()[:6], valset=examples()[:8])
-
-
 def test_round_robin_changes_one_predictor_per_proposal():
     train, val = split()
     r = GEPA(metric=metric, max_metric_calls=200, reflection_lm=reflection_lm(), track_stats=True,
@@ -207,18 +193,6 @@ def test_round_robin_changes_one_predictor_per_proposal():
         assert len(changed) == 1
         changed_sets.append(changed[0])
     assert {"first", "second"} == set(changed_sets)
-
-
-@pytest.mark.parametrize("threads", [1, 8])
-def test_same_seed_same_result_any_thread_count(threads):
-    train, val = split()
-
-    def go(n):
-        r = GEPA(metric=metric, max_metric_calls=150, reflection_lm=reflection_lm(), track_stats=True,
-                 num_threads=n, seed=3).compile(TwoStep(), trainset=train, valset=val).detailed_results
-        return r.candidate_texts, r.parents, r.val_subscores, r.total_metric_calls
-
-    assert go(1) == go(threads)
 
 
 def test_staged_policy_returns_a_fully_validated_program():
@@ -248,13 +222,26 @@ def test_bad_policy_and_concurrency_are_refused():
         GEPA(metric=metric, max_metric_calls=10, reflection_lm=reflection_lm(), max_concurrent_proposals=0)
 
 
-def test_concurrent_proposals_give_the_same_result_for_any_thread_count():
+def test_best_program_is_saved_and_loads(tmp_path):
     train, val = split()
+    optimized = GEPA(metric=metric, max_metric_calls=140, reflection_lm=reflection_lm(), log_dir=str(tmp_path),
+                     num_threads=2).compile(TwoStep(), trainset=train, valset=val)
+    loaded = TwoStep()
+    loaded.load(str(tmp_path / "best_program.json"))
+    assert [p.signature.instructions for _, p in loaded.named_predictors()] == \
+        [p.signature.instructions for _, p in optimized.named_predictors()]
 
-    def go(n):
-        r = GEPA(metric=metric, max_metric_calls=150, reflection_lm=reflection_lm(), track_stats=True,
-                 num_threads=n, seed=5, max_concurrent_proposals=3).compile(
-            TwoStep(), trainset=train, valset=val).detailed_results
-        return r.candidate_texts, r.parents, r.val_subscores, r.total_metric_calls
 
-    assert go(1) == go(4) == go(16)
+def test_custom_proposer_works_without_reflection_lm():
+    seen = []
+
+    def proposer(candidate, reflective_dataset, components_to_update):
+        seen.append(components_to_update)
+        rules = {r["Feedback"].split("'")[1] for c in components_to_update for r in reflective_dataset[c]
+                 if "'" in r["Feedback"]}
+        return {c: candidate[c] + "".join(f"\n{r}" for r in sorted(rules)) for c in components_to_update}
+
+    optimized = GEPA(metric=metric, max_metric_calls=100, instruction_proposer=proposer, track_stats=True).compile(
+        TwoStep(), trainset=split()[0], valset=split()[1])
+    r = optimized.detailed_results
+    assert seen and max(r.val_aggregate_scores) > r.val_aggregate_scores[0]

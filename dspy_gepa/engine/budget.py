@@ -40,6 +40,8 @@ def budget_plan(max_metric_calls: int | None, train_size: int, val_size: int, mi
     if max_metric_calls is None:
         return "No metric-call budget: the run stops on its other stop conditions."
     p = preview(max_metric_calls, train_size, val_size, minibatch_size, screen_size)
+    if max_metric_calls < val_size:
+        return f"Budget {max_metric_calls} metric calls cannot pay for the seed's validation ({val_size} rollouts)."
     seed = (f"the seed is screened on {p.seed_validation} examples like a child (the budget cannot pay for validating "
             f"it and a child in full)" if p.seed_screened else f"the seed's validation takes {p.seed_validation}")
     reserve = f", {p.final_reserve} are kept for validating the best screened candidate in full" if p.final_reserve \

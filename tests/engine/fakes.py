@@ -1,4 +1,4 @@
-"""A tiny DSPy-free system for engine tests.
+"""A tiny DSPy-free system for engine tests, and :func:`run`, which runs the engine on it.
 
 Each example has a category; the candidate's text for component ``c`` solves category ``k`` when it
 contains the token ``rule:c:k``; with a ``capacity``, a text keeps only its newest rules, so candidates
@@ -9,10 +9,12 @@ except that about one input in ``flaky`` gets a useless rule, so search has some
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import zlib
 
+from dspy_gepa.engine import Engine, EngineConfig, EventBus
 from dspy_gepa.engine.types import EvaluationBatch
 
 
@@ -89,3 +91,26 @@ def make_data(n_train=12, n_val=8, n_cats=6, seed=0):
     train = [{"id": f"t{i}", "cat": rng.randrange(n_cats)} for i in range(n_train)]
     val = [{"id": f"v{i}", "cat": rng.randrange(n_cats)} for i in range(n_val)]
     return train, val
+
+
+def run(adapter=None, budget=120, log_dir=None, components=("a",), seed_candidate=None, **cfg):
+    """Run the engine on ``make_data()`` from ``seed_candidate`` (default: ``Solve <component>.``); returns
+    (result, adapter, the events it emitted)."""
+    adapter = adapter or FakeAdapter(components)
+    train, val = make_data()
+    seed = seed_candidate or {c: f"Solve {c}." for c in components}
+    bus = EventBus()
+    seen = []
+    bus.subscribe(seen.append)
+    engine = Engine(adapter, train, val, seed, EngineConfig(max_metric_calls=budget, **cfg), bus=bus, log_dir=log_dir)
+    return engine.run(), adapter, seen
+
+
+def summary(result):
+    """What two runs that should end in the same place must agree on."""
+    s = result.state
+    return (s.candidates, s.parents, s.val_scores, s.discovered_at, result.total_metric_calls)
+
+
+def journal_records(log_dir):
+    return [json.loads(line) for line in (log_dir / "journal.jsonl").read_text().splitlines()]

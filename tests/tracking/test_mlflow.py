@@ -8,7 +8,7 @@ import pytest
 from dspy_gepa import TrackingError
 
 from ..helpers import Counter, TwoStep, reflection_lm
-from ..test_resume_and_failures import counting_task
+from ..helpers import task_lm as counting_task
 from .conftest import run_gepa
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow is not installed: pip install 'dspy-gepa[mlflow]'")

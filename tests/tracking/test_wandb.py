@@ -102,7 +102,7 @@ def test_config_is_json_safe(wandb_offline):
 @pytest.mark.slow
 def test_resumed_optimization_resumes_its_run_without_logging_twice(wandb_offline, tmp_path):
     from ..helpers import Counter
-    from ..test_resume_and_failures import counting_task
+    from ..helpers import task_lm as counting_task
 
     log = tmp_path / "log"
     with pytest.raises(KeyboardInterrupt):

@@ -1,0 +1,62 @@
+"""Journal reading for replay and reports (``engine/journal.py``): records are streamed, a rollout's payload
+is kept encoded and only where a later reflection may read it, and a resumed run decodes it on demand.
+(Loading errors, torn tails and the format version are in ``test_journal.py``; journals of earlier versions
+resume in ``tests/invariants/test_old_journals.py``.)"""
+
+from dspy_gepa.engine import events as ev
+from dspy_gepa.engine.journal import MemoryJournal, load, read_journal, read_records
+from dspy_gepa.engine.types import RolloutKey
+
+from .fakes import FakeAdapter, run, summary
+
+
+def finished_run(tmp_path, **kwargs):
+    result, _, _ = run(FakeAdapter(("a", "b"), capacity=2), components=("a", "b"), budget=200, log_dir=tmp_path,
+                       **kwargs)
+    return result, tmp_path / "journal.jsonl"
+
+
+def test_only_training_payloads_are_kept_and_they_decode_on_demand(tmp_path):
+    _, path = finished_run(tmp_path)
+    contents = read_journal(path)
+    train = {k: r for k, r in contents.rollouts.items() if k.split == "train"}
+    val = {k: r for k, r in contents.rollouts.items() if k.split == "val"}
+    assert train and val and contents.commits and contents.num_records > len(contents.rollouts)
+    assert all(r.payload is None for r in val.values())
+    assert all(r.payload is not None and r.has_trajectory for r in train.values())
+    recorded = next(iter(train.values()))
+    assert recorded.payload.get("trajectory")["cat"] == recorded.payload.get("output")["cat"]
+    with_outputs = read_journal(path, val_outputs=True)
+    assert all(r.payload.get("output") is not None for k, r in with_outputs.rollouts.items() if k.split == "val")
+
+
+def test_records_are_streamed(tmp_path):
+    _, path = finished_run(tmp_path)
+    records = read_records(path)
+    assert next(records)["type"] == "header"  # a generator: nothing is read ahead
+    assert sum(1 for _ in records) + 1 == len(path.read_bytes().splitlines())
+
+
+def test_a_memory_journal_keeps_the_records_it_holds(tmp_path):
+    _, path = finished_run(tmp_path)
+    journal = MemoryJournal()
+    for record in read_records(path):
+        journal.append(record)
+    contents = load(journal)
+    key = next(k for k in contents.rollouts if k.split == "train")
+    assert contents.rollouts[key].payload.get("trajectory") is not None
+
+
+def test_a_resumed_run_reflects_on_replayed_trajectories(tmp_path):
+    """The second session replays the first one's rollouts (payloads still encoded) and goes on live: its
+    reflections read parents' trajectories decoded from the journal, and it ends where one session ends."""
+    reference, _, _ = run(FakeAdapter(("a", "b"), capacity=2), components=("a", "b"), budget=200)
+    run(FakeAdapter(("a", "b"), capacity=2), components=("a", "b"), budget=100, log_dir=tmp_path)
+    resumed, adapter, events = run(FakeAdapter(("a", "b"), capacity=2), components=("a", "b"), budget=200,
+                                   log_dir=tmp_path)
+    assert summary(resumed) == summary(reference)
+    replayed = {e.key for e in events if isinstance(e, ev.RolloutFinished) and e.replayed}
+    minibatch = {e.seq: e.minibatch for e in events if isinstance(e, ev.ProposalStarted)}
+    live = [e for e in events if isinstance(e, ev.ReflectionFinished) and not e.replayed]
+    on_replayed = [e for e in live if any(RolloutKey(e.parent_hash, "train", i) in replayed for i in minibatch[e.seq])]
+    assert on_replayed and adapter.reflections == len(live)
