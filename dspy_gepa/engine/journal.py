@@ -16,6 +16,8 @@ checks), ``run_started``, ``run_finished``, ``run_failed``.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import logging
@@ -82,6 +84,20 @@ class MemoryJournal:
 
     def close(self) -> None:
         pass
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Read a journal without the cyclic garbage collector: its records are trees (freed by reference
+    counting), and the collector's full passes over the program's heap (DSPy's modules and, at the end of
+    a run, every recorded rollout) would otherwise take a third of the reading time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def parse_line(line: bytes) -> Any:
@@ -200,7 +216,6 @@ class RecordedRollout:
     error: str | None = None
     usage: dict[str, Any] | None = None
     payload: Payload | None = None
-    has_trajectory: bool = False
 
 
 @dataclass
@@ -217,26 +232,53 @@ class JournalContents:
     torn_tail: str | None = None
 
 
-def _lines(journal: JournalBackend) -> Iterator[tuple[int, dict[str, Any], bytes | None]]:
-    """Every record with its raw line when the backend keeps lines (a file), streamed."""
+#: Where a rollout line's payload begins: the writer puts ``output`` and ``trajectory`` after the other fields.
+_PAYLOAD = b', "output": '
+_HEAD_FIELDS = frozenset(("type", "key", "score", "feedback", "error", "usage"))
+
+
+def _head(line: bytes, splits: tuple[str, ...]) -> dict[str, Any] | None:
+    """A rollout line of one of ``splits`` without its payload (most of a long run's bytes, not parsed, so not
+    checked either), or None when the line is not one laid out that way. The cut is at the top level whenever
+    what precedes it parses as an object (inside a string the quote of ``"output"`` would be escaped; inside a
+    nested object a brace would stay open)."""
+    cut = line.find(_PAYLOAD)
+    if cut < 0:
+        return None
+    try:
+        head = orjson.loads(line[:cut] + b"}")
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(head, dict) and _HEAD_FIELDS <= head.keys() and head["type"] == "rollout":
+        key = head["key"]
+        if isinstance(key, list) and len(key) == 3 and key[1] in splits:
+            return head
+    return None
+
+
+def _lines(journal: JournalBackend, heads: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any], bytes | None]]:
+    """Every record with its raw line when the backend keeps lines (a file), streamed; rollout records of the
+    splits in ``heads`` without their payload (still in the line)."""
     if isinstance(journal, FileJournal):
         for n, line in journal.lines():
-            yield n, journal._parse(n, line), line
+            record = _head(line, heads) if heads else None
+            yield n, record if record is not None else journal._parse(n, line), line
     else:
         for n, record in journal.read():
             yield n, record, None
 
 
-def records(journal: JournalBackend) -> Iterator[dict[str, Any]]:
-    """The records of ``journal`` in order, streamed and checked (see :func:`load`)."""
-    for _, record, _ in _checked(journal):
+def records(journal: JournalBackend, *, payloads: bool = True) -> Iterator[dict[str, Any]]:
+    """The records of ``journal`` in order, streamed and checked (see :func:`load`); without ``payloads``,
+    rollout records may come without their ``output`` and ``trajectory`` (faster to read)."""
+    for _, record, _ in _checked(journal, () if payloads else ("train", "val")):
         yield record
 
 
-def _checked(journal: JournalBackend) -> Iterator[tuple[int, dict[str, Any], bytes | None]]:
+def _checked(journal: JournalBackend, heads: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any], bytes | None]]:
     where = journal.source
     count = 0
-    for n, record, line in _lines(journal):
+    for n, record, line in _lines(journal, heads):
         try:
             kind = record["type"]
             if kind == "header":
@@ -271,30 +313,34 @@ def load(journal: JournalBackend, *, val_outputs: bool = False) -> JournalConten
     """Read and index every record of ``journal``, streaming it; a record that is not one of ours is an error.
 
     Rollout payloads are kept encoded (:class:`Payload`) for training rollouts, whose trajectories a later
-    reflection may read, and for validation rollouts only when ``val_outputs`` (``track_best_outputs``);
-    everything else a record holds beyond what replay needs is dropped as it is read."""
+    reflection may read, and for validation rollouts only when ``val_outputs`` (``track_best_outputs``); the
+    other validation rollouts' payloads are not even parsed. Everything else a record holds beyond what
+    replay needs is dropped as it is read."""
     contents = JournalContents()
-    for _, record, line in _checked(journal):
+    with paused_gc():
+        _index(contents, journal, val_outputs)
+    contents.torn_tail = getattr(journal, "torn_tail", None)
+    return contents
+
+
+def _index(contents: JournalContents, journal: JournalBackend, val_outputs: bool) -> None:
+    for _, record, line in _checked(journal, () if val_outputs else ("val",)):
         contents.num_records += 1
         kind = record["type"]
         if kind == "header":
             contents.header = record
         elif kind == "rollout":
             c, s, e = record["key"]
-            keep = (s == "train" or val_outputs) and (record.get("output") is not None
-                                                      or record.get("trajectory") is not None)
+            keep = s == "train" or val_outputs
             payload = (Payload(line=line) if line is not None else Payload(record=record)) if keep else None
             contents.rollouts[RolloutKey(c, s, int(e))] = RecordedRollout(
-                float(record["score"]), record.get("feedback"), record.get("error"), record.get("usage"), payload,
-                record.get("trajectory") is not None)
+                float(record["score"]), record.get("feedback"), record.get("error"), record.get("usage"), payload)
         elif kind == "reflection":
             contents.reflections[int(record["seq"])] = record
         elif kind == "commit":
             contents.commits.add(int(record["seq"]))
         elif kind == "usage":
             contents.usage.append(record)
-    contents.torn_tail = getattr(journal, "torn_tail", None)
-    return contents
 
 
 def read_journal(path: str | os.PathLike, *, val_outputs: bool = False) -> JournalContents:
@@ -302,9 +348,10 @@ def read_journal(path: str | os.PathLike, *, val_outputs: bool = False) -> Journ
     return load(FileJournal(path), val_outputs=val_outputs)
 
 
-def read_records(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
-    """The records of the journal file at ``path``, streamed (nothing, if there is no file yet)."""
-    return records(FileJournal(path))
+def read_records(path: str | os.PathLike, *, payloads: bool = True) -> Iterator[dict[str, Any]]:
+    """The records of the journal file at ``path``, streamed (nothing, if there is no file yet); see
+    :func:`records` for ``payloads``."""
+    return records(FileJournal(path), payloads=payloads)
 
 
 def check_fingerprint(stored: dict[str, Any], current: dict[str, Any], path: Path) -> None:

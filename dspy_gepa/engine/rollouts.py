@@ -147,17 +147,20 @@ class Rollouts:
         a reflection reads them (:meth:`materialized`); a validation rollout's output is decoded when it is
         kept (``track_best_outputs``)."""
         payload, output, trajectory = recorded.payload, None, None
-        if payload is not None:
-            output = self.codec.decode_output(payload.get("output")) if split == "val" else Encoded(payload, "output")
-            trajectory = Encoded(payload, "trajectory") if recorded.has_trajectory else None
+        if payload is not None and split == "val":
+            output = self.codec.decode_output(payload.get("output"))
+        elif payload is not None:
+            output, trajectory = Encoded(payload, "output"), Encoded(payload, "trajectory")
         return Rollout(score=recorded.score, output=output, feedback=recorded.feedback, error=recorded.error,
                        usage=recorded.usage, trajectory=trajectory)
 
     def trajectory(self, rollout: Rollout, train_id: int) -> Any:
         """The rollout's trajectory, decoded from its journal form if it came from there."""
         t = rollout.trajectory
-        return self.codec.decode_trajectory(t.data(), self.examples["train"][train_id]) if isinstance(t, Encoded) \
-            else t
+        if not isinstance(t, Encoded):
+            return t
+        data = t.data()
+        return self.codec.decode_trajectory(data, self.examples["train"][train_id]) if data is not None else None
 
     def materialized(self, rollout: Rollout, train_id: int) -> Rollout:
         """The rollout with its output and trajectory decoded (what reflection reads)."""

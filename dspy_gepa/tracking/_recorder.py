@@ -64,7 +64,7 @@ class RunRecords:
             yield from (record for _, record in self._memory.read())
             return
         last = None
-        for last in read_records(journal_path(self.log_dir)):
+        for last in read_records(journal_path(self.log_dir), payloads=False):
             yield last
         if self._terminal is not None and (last is None or last.get("type") not in TERMINAL_TYPES):
             yield self._terminal

@@ -16,7 +16,6 @@ from dspy_gepa.engine.journal import (
     JournalContents,
     JournalRecorder,
     MemoryJournal,
-    RecordedRollout,
     check_fingerprint,
     journal_record,
     load,
@@ -129,7 +128,9 @@ def test_load_indexes_rollouts_reflections_and_commits():
         journal.append(r)
     contents = load(journal)
     assert contents.header == HEADER and contents.num_records == len(records) and contents.torn_tail is None
-    assert contents.rollouts == {RolloutKey("abc", "train", 2): RecordedRollout(0.5)}
+    recorded = contents.rollouts[RolloutKey("abc", "train", 2)]
+    assert list(contents.rollouts) == [RolloutKey("abc", "train", 2)]
+    assert (recorded.score, recorded.feedback, recorded.payload.get("output")) == (0.5, None, None)
     assert list(contents.reflections) == [3] and list(contents.commits) == [3]
 
 

@@ -23,7 +23,7 @@ def test_only_training_payloads_are_kept_and_they_decode_on_demand(tmp_path):
     val = {k: r for k, r in contents.rollouts.items() if k.split == "val"}
     assert train and val and contents.commits and contents.num_records > len(contents.rollouts)
     assert all(r.payload is None for r in val.values())
-    assert all(r.payload is not None and r.has_trajectory for r in train.values())
+    assert all(r.payload is not None for r in train.values())
     recorded = next(iter(train.values()))
     assert recorded.payload.get("trajectory")["cat"] == recorded.payload.get("output")["cat"]
     with_outputs = read_journal(path, val_outputs=True)

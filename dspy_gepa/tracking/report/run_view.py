@@ -19,7 +19,7 @@ from typing import Any
 
 from dspy_gepa._run_dir import journal_path
 from dspy_gepa.engine import pareto
-from dspy_gepa.engine.journal import read_records
+from dspy_gepa.engine.journal import paused_gc, read_records
 from dspy_gepa.exceptions import JournalError
 from dspy_gepa.tracking._cost import CostMeter
 
@@ -156,58 +156,10 @@ def build_run(records: Iterable[dict[str, Any]], source: str = "") -> RunView:
     candidates: dict[int, CandidateView] = {}
     commits: dict[int, dict[str, Any]] = {}
     rollout_keys: set[tuple] = set()
-    for record in records:
-        if not isinstance(record, dict):
-            continue
-        kind = record.get("type")
-        meter.observe_record(record)
-        if kind == "header":
-            run.fingerprint = dict(record.get("fingerprint") or {})
-        elif kind == "run_started":
-            run.sessions += 1
-            run.status, run.stop_reason, run.error = "running", None, None
-            run.config = dict(record.get("config") or {})
-            run.plan = record.get("plan")
-            run.max_metric_calls = record.get("max_metric_calls")
-            run.train_size = record.get("train_size")
-            run.val_size = record.get("val_size")
-            run.components = list((record.get("seed_candidate") or {}).keys()) or run.components
-        elif kind == "rollout":
-            key = record.get("key") or [None, None, None]
-            rollout_keys.add(tuple(key))
-            if len(key) == 3 and key[1] == "val" and (record.get("feedback") or record.get("error")):
-                run.val_rollouts[(key[0], int(key[2]))] = {"feedback": record.get("feedback"),
-                                                          "error": record.get("error")}
-        elif kind == "candidate":
-            try:
-                idx = int(record["idx"])
-            except (KeyError, TypeError, ValueError):
-                continue
-            scores = {}
-            for k, v in (record.get("val_scores") or {}).items():
-                try:
-                    scores[int(k)] = _float(v)
-                except ValueError:
-                    continue
-            candidates[idx] = CandidateView(
-                idx=idx, hash=str(record.get("hash", "")), texts=dict(record.get("texts") or {}),
-                parents=[int(p) for p in record.get("parents") or [] if p is not None],
-                seq=int(record.get("seq", -1)), kind=str(record.get("kind", "")),
-                val_mean=_float(record.get("val_mean")), discovered_at=int(record.get("discovered_at") or 0),
-                val_scores=scores, cost_at=meter.total)
-        elif kind == "validated":
-            try:
-                view = candidates[int(record["idx"])]
-            except (KeyError, TypeError, ValueError):
-                continue
-            view.val_scores = {int(k): _float(v) for k, v in (record.get("val_scores") or {}).items()}
-            view.val_mean = _float(record.get("val_mean"))
-        elif kind == "commit":
-            commits[int(record.get("seq", len(commits)))] = record
-        elif kind == "run_finished":
-            run.status, run.stop_reason = "finished", record.get("stop_reason")
-        elif kind == "run_failed":
-            run.status, run.error = "failed", record.get("error")
+    with paused_gc():
+        for record in records:
+            if isinstance(record, dict):
+                _fold(run, record, meter, candidates, commits, rollout_keys)
     run.candidates = [candidates[i] for i in sorted(candidates)]
     run.commits = [commits[s] for s in sorted(commits)]
     run.metric_calls = len(rollout_keys)
@@ -217,9 +169,62 @@ def build_run(records: Iterable[dict[str, Any]], source: str = "") -> RunView:
     return run
 
 
+def _fold(run: RunView, record: dict[str, Any], meter: CostMeter, candidates: dict[int, CandidateView],
+          commits: dict[int, dict[str, Any]], rollout_keys: set[tuple]) -> None:
+    kind = record.get("type")
+    meter.observe_record(record)
+    if kind == "header":
+        run.fingerprint = dict(record.get("fingerprint") or {})
+    elif kind == "run_started":
+        run.sessions += 1
+        run.status, run.stop_reason, run.error = "running", None, None
+        run.config = dict(record.get("config") or {})
+        run.plan = record.get("plan")
+        run.max_metric_calls = record.get("max_metric_calls")
+        run.train_size = record.get("train_size")
+        run.val_size = record.get("val_size")
+        run.components = list((record.get("seed_candidate") or {}).keys()) or run.components
+    elif kind == "rollout":
+        key = record.get("key") or [None, None, None]
+        rollout_keys.add(tuple(key))
+        if len(key) == 3 and key[1] == "val" and (record.get("feedback") or record.get("error")):
+            run.val_rollouts[(key[0], int(key[2]))] = {"feedback": record.get("feedback"),
+                                                      "error": record.get("error")}
+    elif kind == "candidate":
+        try:
+            idx = int(record["idx"])
+        except (KeyError, TypeError, ValueError):
+            return
+        scores = {}
+        for k, v in (record.get("val_scores") or {}).items():
+            try:
+                scores[int(k)] = _float(v)
+            except ValueError:
+                continue
+        candidates[idx] = CandidateView(
+            idx=idx, hash=str(record.get("hash", "")), texts=dict(record.get("texts") or {}),
+            parents=[int(p) for p in record.get("parents") or [] if p is not None],
+            seq=int(record.get("seq", -1)), kind=str(record.get("kind", "")),
+            val_mean=_float(record.get("val_mean")), discovered_at=int(record.get("discovered_at") or 0),
+            val_scores=scores, cost_at=meter.total)
+    elif kind == "validated":
+        try:
+            view = candidates[int(record["idx"])]
+        except (KeyError, TypeError, ValueError):
+            return
+        view.val_scores = {int(k): _float(v) for k, v in (record.get("val_scores") or {}).items()}
+        view.val_mean = _float(record.get("val_mean"))
+    elif kind == "commit":
+        commits[int(record.get("seq", len(commits)))] = record
+    elif kind == "run_finished":
+        run.status, run.stop_reason = "finished", record.get("stop_reason")
+    elif kind == "run_failed":
+        run.status, run.error = "failed", record.get("error")
+
+
 def load_run(log_dir: str | os.PathLike) -> RunView:
     """Read ``log_dir/journal.jsonl`` (a directory or the journal file itself)."""
     path = journal_path(log_dir)
     if not path.exists():
         raise JournalError(f"No journal at {path}. Pass the log_dir of a GEPA run (GEPA(log_dir=...)).")
-    return build_run(read_records(path), source=str(path.parent))
+    return build_run(read_records(path, payloads=False), source=str(path.parent))
