@@ -60,3 +60,24 @@ def test_a_resumed_run_reflects_on_replayed_trajectories(tmp_path):
     live = [e for e in events if isinstance(e, ev.ReflectionFinished) and not e.replayed]
     on_replayed = [e for e in live if any(RolloutKey(e.parent_hash, "train", i) in replayed for i in minibatch[e.seq])]
     assert on_replayed and adapter.reflections == len(live)
+
+
+def test_reading_without_payloads_cuts_rollouts_only_where_they_are_laid_out_so(tmp_path):
+    import json
+
+    from dspy_gepa.engine.journal import FORMAT_VERSION
+
+    tricky = {"type": "rollout", "key": ["h", "val", 0], "seq": 1, "score": 1.0,
+              "feedback": 'it said , "output": {"x": 1} here', "error": None, "usage": {"output": {"m": {}}},
+              "output": {"queue": "a"}, "trajectory": None}
+    reordered = {"type": "rollout", "key": ["h", "val", 1], "seq": 1, "score": 0.0, "output": {"queue": "b"},
+                 "feedback": "f", "error": None, "usage": {"task": {}}, "trajectory": None}
+    nested = {**tricky, "key": ["h", "val", 2], "usage": {"task": {}, "output": {}}}
+    path = tmp_path / "journal.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in [
+        {"type": "header", "version": FORMAT_VERSION, "fingerprint": {}}, tricky, reordered, nested]))
+    heads = list(read_records(path, payloads=False))[1:]
+    assert heads[0] == {k: v for k, v in tricky.items() if k not in ("output", "trajectory")}
+    assert heads[1:] == [reordered, nested]  # payload not last, or the marker first met in a nested object: whole
+    contents = read_journal(path)
+    assert [r.feedback for r in contents.rollouts.values()] == [tricky["feedback"], "f", tricky["feedback"]]
