@@ -26,6 +26,8 @@ BEST_PROGRAM = "best_program.json"
 REPORT = "report.html"
 #: Which W&B / MLflow runs a resumed optimization logs into.
 TRACKING_STATE = "tracking.json"
+#: Creating this file stops the search gracefully (the best program found so far is returned), as with dspy.GEPA.
+STOP_FILE = "gepa.stop"
 
 _TEMP_PREFIX = "."
 

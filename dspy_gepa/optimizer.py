@@ -12,19 +12,22 @@ import dspy
 from dspy.teleprompt.teleprompt import Teleprompter
 
 from dspy_gepa import _options
-from dspy_gepa._run_dir import BEST_PROGRAM, JOURNAL, remove_stale_temp_files, write_atomically
+from dspy_gepa._run_dir import BEST_PROGRAM, JOURNAL, STOP_FILE, remove_stale_temp_files, write_atomically
 from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits, inputs
 from dspy_gepa.dspy_adapter.feedback import check_metric_signature, metric_name
+from dspy_gepa.dspy_adapter.flex import flex_parts
 from dspy_gepa.engine import (
     BudgetPreview,
     Engine,
     EngineConfig,
     EventBus,
+    auto_budget,
     default_concurrency,
     preview,
     read_journal,
 )
 from dspy_gepa.engine import events as ev
+from dspy_gepa.engine.callbacks import GepaCallbacks
 from dspy_gepa.engine.usage import combine, known_cost
 from dspy_gepa.exceptions import ConfigurationError
 from dspy_gepa.lms import lms_to_check, run_preflight
@@ -51,8 +54,10 @@ class GEPA(Teleprompter):
       is not a score raises, and ``max_consecutive_failures`` unusable reflections in a row raise instead
       of returning the seed as if it were optimized;
     * ``max_merge_invocations`` counts merge attempts (each costs rollouts), not only accepted merges;
-    * ``code_proposer`` is accepted and not used: programs with ``dspy.Flex`` submodules (whose code it would
-      evolve) are refused.
+    * ``reflection_lm`` must be a ``dspy.LM`` (a string is refused before anything is spent).
+
+    ``dspy.Flex`` submodules are optimized as code (``code_proposer``, or the built-in one); ``gepa_kwargs``
+    takes gepa's strategy, stopper and callback objects (README, "Compatibility with dspy.GEPA").
 
     New options (beyond dspy.GEPA's):
         val_evaluation_policy: "staged" (default) scores children on a random quarter of the valset during
@@ -86,7 +91,7 @@ class GEPA(Teleprompter):
         auto: Literal["light", "medium", "heavy"] | None = None,
         max_full_evals: int | None = None,
         max_metric_calls: int | None = None,
-        reflection_minibatch_size: int = 3,
+        reflection_minibatch_size: int | None = 3,
         candidate_selection_strategy: Literal["pareto", "current_best"] = "pareto",
         reflection_lm: dspy.BaseLM | None = None,
         skip_perfect_score: bool = True,
@@ -136,7 +141,7 @@ class GEPA(Teleprompter):
             reflection_minibatch_size=reflection_minibatch_size, num_threads=num_threads,
             max_concurrent_proposals=max_concurrent_proposals, max_cost=max_cost)
         self.gepa_kwargs = dict(gepa_kwargs or {})
-        _options.check_gepa_kwargs(self.gepa_kwargs)
+        _options.check_gepa_kwargs(self.gepa_kwargs, reflection_minibatch_size)
 
         self.metric_fn = metric
         self.auto = auto
@@ -182,21 +187,20 @@ class GEPA(Teleprompter):
     # ------------------------------------------------------------------ parameters
 
     def get_params(self) -> dict[str, Any]:
-        """The configuration as plain scalars: safe to log (no LM objects, no API keys)."""
-        selector = self.component_selector
-        proposer = self.custom_instruction_proposer
+        """The configuration as ``dspy.GEPA.get_params()`` gives it: its keys, holding the objects passed
+        (the metric, the LMs, proposers, selectors, ``gepa_kwargs``), then dspy-gepa's own options.
+        ``max_metric_calls`` holds the resolved budget once ``compile`` has run. What trackers log is
+        :meth:`logged_params` (scalars, no credentials)."""
         return {
-            "metric": metric_name(self.metric_fn),
+            "metric_fn": self.metric_fn,
             "auto": self.auto,
             "max_full_evals": self.max_full_evals,
             "max_metric_calls": self.max_metric_calls,
             "reflection_minibatch_size": self.reflection_minibatch_size,
             "candidate_selection_strategy": self.candidate_selection_strategy,
-            "reflection_lm": getattr(self.reflection_lm, "model", None) if self.reflection_lm is not None else None,
+            "reflection_lm": self.reflection_lm,
             "skip_perfect_score": self.skip_perfect_score,
             "add_format_failure_as_feedback": self.add_format_failure_as_feedback,
-            "instruction_proposer": type(proposer).__name__ if proposer is not None else None,
-            "component_selector": selector if isinstance(selector, str) else metric_name(selector),
             "use_merge": self.use_merge,
             "max_merge_invocations": self.max_merge_invocations,
             "num_threads": self.num_threads,
@@ -205,19 +209,60 @@ class GEPA(Teleprompter):
             "log_dir": self.log_dir,
             "track_stats": self.track_stats,
             "use_wandb": self.use_wandb,
-            "track_best_outputs": self.track_best_outputs,
+            "wandb_api_key": self.wandb_api_key,
+            "wandb_init_kwargs": self.wandb_init_kwargs,
             "warn_on_score_mismatch": self.warn_on_score_mismatch,
             "use_mlflow": self.use_mlflow,
+            "track_best_outputs": self.track_best_outputs,
             "seed": self.seed,
+            "custom_instruction_proposer": self.custom_instruction_proposer,
+            "custom_code_proposer": self.custom_code_proposer,
+            "component_selector": self.component_selector,
+            "gepa_kwargs": self.gepa_kwargs,
+            **self._own_params(),
+        }
+
+    def logged_params(self) -> dict[str, Any]:
+        """:meth:`get_params` as plain scalars, safe to log: objects by name, the reflection LM by its model,
+        no credentials, prices or ``gepa_kwargs``. What trackers record."""
+        out: dict[str, Any] = {}
+        for key, value in self.get_params().items():
+            if key in _NOT_LOGGED:
+                continue
+            if key == "reflection_lm":
+                value = getattr(value, "model", None) if value is not None else None
+            elif key.startswith("custom_"):
+                value = type(value).__name__ if value is not None else None
+            elif not isinstance(value, int | float | bool | None):
+                value = _name_of(value)
+            out[_LOGGED_NAMES.get(key, key)] = value
+        return out
+
+    def _own_params(self) -> dict[str, Any]:
+        return {
             "max_concurrent_proposals": self.max_concurrent_proposals,
             "val_evaluation_policy": self.val_evaluation_policy,
             "max_consecutive_failures": self.max_consecutive_failures,
             "max_reflective_records": self.reflection_limits.max_records,
             "max_reflective_chars": self.reflection_limits.max_chars,
+            "max_cost": self.max_cost,
+            "lm_prices": self.lm_prices,
+            "require_prices": self.require_prices,
+            "preflight": self.preflight,
             **self.tracking_options.params(),
         }
 
+    def auto_budget(self, num_preds: int, num_candidates: int, valset_size: int, minibatch_size: int = 35,
+                    full_eval_steps: int = 5) -> int:
+        """Metric calls an ``auto`` preset buys, as ``dspy.GEPA.auto_budget`` computes them (same arguments)."""
+        return auto_budget(num_preds, num_candidates, valset_size, minibatch_size, full_eval_steps)
+
     # ------------------------------------------------------------------ compile
+
+    @property
+    def _minibatch_size(self) -> int:
+        """Examples per minibatch: ``reflection_minibatch_size``, or 3 (gepa's default) when it is None."""
+        return self.reflection_minibatch_size or 3
 
     def resolve_budget(self, num_components: int, train_size: int, val_size: int | None) -> int:
         """Metric calls the run may spend, resolved like dspy.GEPA does from auto / max_full_evals."""
@@ -227,22 +272,26 @@ class GEPA(Teleprompter):
 
     def compile(self, student: dspy.Module, *, trainset: list[dspy.Example], teacher: dspy.Module | None = None,
                 valset: list[dspy.Example] | None = None) -> dspy.Module:
-        """Optimize the instructions of ``student``'s predictors; return a new program."""
+        """Optimize the instructions of ``student``'s predictors; return a new program. Afterwards
+        ``max_metric_calls`` holds the budget the run was given (resolved from ``auto`` or
+        ``max_full_evals`` when those were set), as with dspy.GEPA."""
         if teacher is not None:
             raise ConfigurationError("GEPA does not use a teacher program; call compile(..., teacher=None).")
         program, predictors, trainset, valset, budget = self._prepare(student, trainset, valset, warn=True)
-        seed_candidate = {name: p.signature.instructions for name, p in predictors}
+        self.max_metric_calls = budget
+        seed_candidate = _components(program)
 
         seed = self._resolve_seed()
         threads = self.num_threads or dspy.settings.num_threads or 1
         adapter = DspyAdapter(
             program, self.metric_fn, failure_score=self.failure_score, num_threads=self.num_threads,
             add_format_failure_as_feedback=self.add_format_failure_as_feedback, reflection_lm=self.reflection_lm,
-            instruction_proposer=self.custom_instruction_proposer, warn_on_score_mismatch=self.warn_on_score_mismatch,
+            instruction_proposer=self.custom_instruction_proposer, code_proposer=self.custom_code_proposer,
+            warn_on_score_mismatch=self.warn_on_score_mismatch,
             reflection_limits=self.reflection_limits, prices=self.lm_prices, require_prices=self.require_prices)
         config = EngineConfig(
             max_metric_calls=budget,
-            minibatch_size=self.reflection_minibatch_size,
+            minibatch_size=self._minibatch_size,
             candidate_selection=self.candidate_selection_strategy,
             component_selector=self.component_selector,
             skip_perfect_score=self.skip_perfect_score,
@@ -252,12 +301,19 @@ class GEPA(Teleprompter):
             seed=seed,
             num_threads=threads,
             max_concurrent_proposals=self.max_concurrent_proposals or default_concurrency(
-                threads, self.reflection_minibatch_size),
+                threads, self._minibatch_size),
             val_policy=self.val_evaluation_policy,
             keep_val_outputs=self.track_best_outputs,
             max_consecutive_failures=self.max_consecutive_failures,
             max_cost=self.max_cost,
-            stop_callbacks=_as_list(self.gepa_kwargs.get("stop_callbacks")),
+            stop_callbacks=[*_options.as_list(self.gepa_kwargs.get("stop_callbacks")),
+                            *([StopFile(Path(self.log_dir) / STOP_FILE)] if self.log_dir is not None else [])],
+            frontier_type=self.gepa_kwargs.get("frontier_type", "instance"),
+            acceptance=self.gepa_kwargs.get("acceptance_criterion"),
+            sampling=self.gepa_kwargs.get("sampling_strategy"),
+            selection=self.gepa_kwargs.get("selection_strategy"),
+            batch_sampler=None if self.gepa_kwargs.get("batch_sampler", "epoch_shuffled") == "epoch_shuffled"
+            else self.gepa_kwargs["batch_sampler"],
         )
         bus = EventBus()
         if self.log_dir is not None:
@@ -271,6 +327,10 @@ class GEPA(Teleprompter):
                                            "task_lms": inputs.task_lms(predictors)},
                         preflight=lambda: run_preflight(lms_to_check(predictors, self.reflection_lm), self.preflight,
                                                         self.lm_prices, self.require_prices))
+        callbacks = _options.as_list(self.gepa_kwargs.get("callbacks"))
+        if callbacks:
+            bus.subscribe(GepaCallbacks(callbacks, engine.state, engine.planner.view, trainset, len(valset),
+                                        self.log_dir))
         result = engine.run()
         state = result.state
         best = state.best_idx()
@@ -296,12 +356,12 @@ class GEPA(Teleprompter):
             given_val_size = len(valset)
         program = inputs.copy_program(student)
         predictors = program.named_predictors()
-        if not predictors:
-            raise ConfigurationError(f"{type(student).__name__} has no dspy.Predict modules, so GEPA has no "
-                                     "instructions to optimize.")
-        inputs.refuse_flex(program)
-        inputs.check_lms(predictors)
-        budget = self.resolve_budget(len(predictors), len(trainset), given_val_size)
+        code_parts = list(flex_parts(program).items())
+        if not predictors and not code_parts:
+            raise ConfigurationError(f"{type(student).__name__} has no dspy.Predict modules (nor dspy.Flex parts), so "
+                                     "GEPA has nothing to optimize.")
+        inputs.check_lms(predictors + code_parts)
+        budget = self.resolve_budget(len(predictors) + len(code_parts), len(trainset), given_val_size)
         logger.info("Running GEPA for up to %d metric calls (about %.2f full evaluations of train+val).",
                     budget, budget / (len(trainset) + (given_val_size or 0)))
         return program, predictors, trainset, valset, budget
@@ -327,11 +387,11 @@ class GEPA(Teleprompter):
         elif probe > 0:
             adapter = DspyAdapter(program, self.metric_fn, failure_score=self.failure_score,
                                   num_threads=self.num_threads, prices=self.lm_prices)
-            batch = adapter.evaluate(trainset[:probe], {name: p.signature.instructions for name, p in predictors})
+            batch = adapter.evaluate(trainset[:probe], _components(program))
             total = known_cost(combine(batch.usages or []))
             costs = {"cost_per_rollout": total / len(batch.scores) if total is not None else None,
                      "cost_source": f"{len(batch.scores)} probe rollouts"}
-        return preview(budget, len(trainset), len(valset), self.reflection_minibatch_size, screen,
+        return preview(budget, len(trainset), len(valset), self._minibatch_size, screen,
                        max_cost=self.max_cost, **costs)
 
     def _resolve_seed(self) -> int:
@@ -362,7 +422,29 @@ class _BestProgramSaver:
         write_atomically(self.path, lambda tmp: self.adapter.save_program(event.candidate, tmp))
 
 
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
+def _components(program: dspy.Module) -> dict[str, str]:
+    """What GEPA optimizes in ``program``: each predictor's instruction, and each ``dspy.Flex`` part's source."""
+    return {**{name: p.signature.instructions for name, p in program.named_predictors()},
+            **{path: part.module_src for path, part in flex_parts(program).items()}}
+
+
+class StopFile:
+    """Stops the search when ``path`` exists (``log_dir/gepa.stop``, as dspy.GEPA does)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.__name__ = f"stop file {path}"
+
+    def __call__(self, state: Any) -> bool:
+        return self.path.exists()
+
+
+#: get_params() keys trackers do not log (credentials, prices, arbitrary objects), and keys logged under another name.
+_NOT_LOGGED = ("wandb_api_key", "wandb_init_kwargs", "gepa_kwargs", "lm_prices")
+_LOGGED_NAMES = {"metric_fn": "metric", "custom_instruction_proposer": "instruction_proposer",
+                 "custom_code_proposer": "code_proposer"}
+
+
+def _name_of(value: Any) -> Any:
+    """A keyword's value as a loggable scalar: strings as they are, objects by their name."""
+    return value if value is None or isinstance(value, str) else metric_name(value)

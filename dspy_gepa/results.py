@@ -8,25 +8,47 @@ from typing import Any
 
 import dspy
 
-from dspy_gepa.engine import EngineResult
+from dspy_gepa.engine import EngineResult, pareto
 from dspy_gepa.engine.pareto import best_index
 from dspy_gepa.engine.usage import by_role, priced_cost, totals
 
 
 @dataclass(frozen=True)
-class DspyGEPAResult:
-    """Everything a GEPA run produced. ``candidates[i]`` is a program; ``val_subscores[i]`` maps each
-    validation example's index to candidate ``i``'s score on it (on the screen only for candidates the
-    ``staged`` policy did not validate in full); ``parents[i]`` lists the candidates
-    ``i`` came from (``[None]`` for the seed, two indices for a merge); ``discovery_eval_counts[i]`` is
-    how many metric calls had been spent when ``i`` was found.
+class ScreenedCandidate:
+    """A candidate the ``staged`` policy scored on its validation screen only (never on every example).
 
-    Beyond dspy.GEPA's fields: ``total_cost`` (USD of every LM call of the run that had a price: task,
-    judge, reflection and pre-flight; unpriced calls are counted in ``usage`` but cost nothing here),
-    ``usage`` (per role: calls, cached calls, input and output tokens, cost, unpriced calls),
-    ``proposals`` (per proposal: kind, outcome, parents, new candidate, metric calls and cost so far,
-    its own cost and tokens), ``discovery_costs[i]`` (USD spent when candidate ``i`` joined the pool),
-    ``candidate_texts`` and ``stop_reason``."""
+    ``val_subscores`` covers the screen's examples; ``parents`` are indices into the result's
+    ``candidates`` (the nearest fully validated ancestors); ``pool_index`` is its index in the run's pool
+    (as the journal, the report, trackers and ``proposals`` number candidates)."""
+
+    program: dspy.Module
+    candidate: dict[str, str]
+    val_subscores: dict[int, float]
+    parents: list[int | None]
+    discovery_eval_count: int
+    pool_index: int
+
+
+@dataclass(frozen=True)
+class DspyGEPAResult:
+    """Everything a GEPA run produced, with the fields of dspy.GEPA's ``DspyGEPAResult``, each filled for
+    every validation example as dspy.GEPA fills it.
+
+    ``candidates`` holds the candidates scored on every validation example (with the ``staged`` policy,
+    the ones it validated in full; the others are in ``screened_candidates``). So ``val_subscores[i]`` has
+    a score for every validation example, ``per_val_instance_best_candidates``,
+    ``highest_score_achieved_per_val_task`` and ``best_outputs_valset`` cover every example, and
+    ``best_idx`` is the returned program. ``parents[i]`` lists the candidates ``i`` came from (``[None]``
+    for the seed, two for a merge; a parent that was only screened is replaced by its nearest fully
+    validated ancestors); ``discovery_eval_counts[i]`` is how many metric calls had been spent when ``i``
+    was found; ``pool_index[i]`` is its index in the run's pool.
+
+    Beyond dspy.GEPA's fields: ``screened_candidates``, ``pool_index``, ``total_cost`` (USD of every LM
+    call of the run that had a price: task, judge, reflection and pre-flight; unpriced calls are counted in
+    ``usage`` but cost nothing here), ``usage`` (per role: calls, cached calls, input and output tokens,
+    cost, unpriced calls), ``proposals`` (per proposal: kind, outcome, parents and new candidate as pool
+    indices, metric calls and cost so far, its own cost and tokens), ``discovery_costs[i]`` (USD spent
+    when candidate ``i`` joined the pool), ``candidate_texts`` and ``stop_reason``."""
 
     candidates: list[dspy.Module]
     parents: list[list[int | None]]
@@ -42,6 +64,8 @@ class DspyGEPAResult:
     val_aggregate_subscores: list[dict[str, float]] | None = None
     per_objective_best_candidates: dict[str, set[int]] | None = None
     objective_pareto_front: dict[str, float] | None = None
+    screened_candidates: list[ScreenedCandidate] = field(default_factory=list)
+    pool_index: list[int] = field(default_factory=list)
     candidate_texts: list[dict[str, str]] = field(default_factory=list)
     stop_reason: str | None = None
     total_cost: float | None = None
@@ -54,39 +78,63 @@ class DspyGEPAResult:
                  log_dir: str | None = None, track_best_outputs: bool = False) -> DspyGEPAResult:
         """The results of an engine run, with each candidate built into a program by ``build_program``."""
         state = result.state
-        fronts = state.fronts()
+        full = [i for i in range(len(state.candidates)) if state.is_full(i)]
+        index = {pool: i for i, pool in enumerate(full)}
+
+        def parents_of(pool: int) -> list[int | None]:
+            found: list[int] = []
+            stack = list(reversed(state.parents[pool]))
+            while stack:
+                p = stack.pop()
+                if p not in index:
+                    stack.extend(reversed(state.parents[p]))
+                elif index[p] not in found:
+                    found.append(index[p])
+            return list(found) or [None]
+
+        val_subscores = [dict(state.val_scores[i]) for i in full]
+        fronts = pareto.fronts(val_subscores, state.val_ids)
+        objective_means = [state.objective_means()[i] for i in full]
+        objectives = sorted({n for m in objective_means for n in m})
         best_outputs = None
         if track_best_outputs:
-            best_outputs = {vid: [(i, result.val_output(i, vid)) for i in sorted(members)]
+            best_outputs = {vid: [(i, result.val_output(full[i], vid)) for i in sorted(members)]
                             for vid, members in fronts.items()}
+        screened = [ScreenedCandidate(program=build_program(state.candidates[i]), candidate=dict(state.candidates[i]),
+                                      val_subscores=dict(state.val_scores[i]), parents=parents_of(i),
+                                      discovery_eval_count=state.discovered_at[i], pool_index=i)
+                    for i in range(len(state.candidates)) if i not in index]
         return cls(
-            candidates=[build_program(c) for c in state.candidates],
-            parents=[list(p) if p else [None] for p in state.parents],
-            val_aggregate_scores=state.means(),
-            val_subscores=[dict(s) for s in state.val_scores],
+            candidates=[build_program(state.candidates[i]) for i in full],
+            parents=[parents_of(i) for i in full],
+            val_aggregate_scores=[state.mean(i) for i in full],
+            val_subscores=val_subscores,
             per_val_instance_best_candidates=fronts,
-            discovery_eval_counts=list(state.discovered_at),
+            discovery_eval_counts=[state.discovered_at[i] for i in full],
             best_outputs_valset=best_outputs,
             total_metric_calls=result.total_metric_calls,
             num_full_val_evals=state.num_full_val_evals,
             log_dir=log_dir,
             seed=seed,
-            candidate_texts=[dict(c) for c in state.candidates],
+            val_aggregate_subscores=objective_means if objectives else None,
+            per_objective_best_candidates=pareto.fronts(objective_means, objectives) if objectives else None,
+            objective_pareto_front={n: max(m[n] for m in objective_means if n in m) for n in objectives}
+            if objectives else None,
+            screened_candidates=screened,
+            pool_index=full,
+            candidate_texts=[dict(state.candidates[i]) for i in full],
             stop_reason=result.stop_reason,
             total_cost=priced_cost(result.usage),
             usage=by_role(result.usage),
             proposals=[{k: v for k, v in p.items() if k != "usage"} | {"tokens": totals(p["usage"]).as_dict()}
                        for p in result.proposals],
-            discovery_costs=list(result.discovery_costs),
+            discovery_costs=[result.discovery_costs[i] for i in full],
         )
 
     @property
     def best_idx(self) -> int:
-        """The returned program: the highest mean among candidates validated on every example (with
-        ``val_evaluation_policy="staged"``, others hold scores on the screen only); earliest wins ties."""
-        full_size = max((len(s) for s in self.val_subscores), default=0)
-        return best_index(self.val_aggregate_scores,
-                          [i for i, s in enumerate(self.val_subscores) if len(s) == full_size])
+        """The returned program: the highest mean validation score; the earliest wins ties."""
+        return best_index(self.val_aggregate_scores)
 
     @property
     def best_candidate(self) -> dspy.Module:
@@ -111,6 +159,10 @@ class DspyGEPAResult:
             "per_objective_best_candidates": self.per_objective_best_candidates,
             "objective_pareto_front": self.objective_pareto_front,
             "discovery_eval_counts": self.discovery_eval_counts,
+            "screened_candidates": [{"candidate": c.candidate, "val_subscores": c.val_subscores, "parents": c.parents,
+                                     "discovery_eval_count": c.discovery_eval_count, "pool_index": c.pool_index}
+                                    for c in self.screened_candidates],
+            "pool_index": self.pool_index,
             "total_metric_calls": self.total_metric_calls,
             "num_full_val_evals": self.num_full_val_evals,
             "log_dir": self.log_dir,

@@ -15,8 +15,8 @@ from typing import Any
 import dspy
 
 from dspy_gepa._redact import lm_secrets, redact, scrub_saved_program
-from dspy_gepa.dspy_adapter import codec
-from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback
+from dspy_gepa.dspy_adapter import codec, flex
+from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback, score_rollout
 from dspy_gepa.dspy_adapter.reflective import (
     ReflectionLimits,
     build_record,
@@ -25,10 +25,10 @@ from dspy_gepa.dspy_adapter.reflective import (
     select_entries,
 )
 from dspy_gepa.dspy_adapter.trace import TraceEntry, Trajectory, run_with_trace, watch_parse_failures
-from dspy_gepa.engine.types import Candidate, EvaluationBatch
+from dspy_gepa.engine.types import Candidate, EvaluationBatch, Rollout
 from dspy_gepa.engine.usage import merge
 from dspy_gepa.lms import CallRecorder, Prices, raise_if_infrastructure, record_lm_calls
-from dspy_gepa.proposers import InstructionProposer
+from dspy_gepa.proposers import CodeProposer, InstructionProposer
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class DspyAdapter:
         add_format_failure_as_feedback: bool = False,
         reflection_lm: dspy.BaseLM | None = None,
         instruction_proposer: ProposalFn | None = None,
+        code_proposer: Callable[..., dict[str, str]] | None = None,
         warn_on_score_mismatch: bool = True,
         reflection_limits: ReflectionLimits | None = None,
         prices: Prices | None = None,
@@ -76,12 +77,17 @@ class DspyAdapter:
         self.add_format_failure_as_feedback = add_format_failure_as_feedback
         self.reflection_lm = reflection_lm
         self.instruction_proposer = instruction_proposer if instruction_proposer is not None else InstructionProposer()
+        self.code_proposer = code_proposer if code_proposer is not None else CodeProposer()
+        self._custom_proposers = (instruction_proposer is not None, code_proposer is not None)
+        self._warned_code = False
         self.warn_on_score_mismatch = warn_on_score_mismatch
         self.limits = reflection_limits or ReflectionLimits()
         self.prices = dict(prices or {})
         self.require_prices = require_prices
-        self.component_names = [name for name, _ in student.named_predictors()]
-        self._programs: dict[tuple, tuple[dspy.Module, dict[int, str]]] = {}
+        self.flex_paths = list(flex.flex_parts(student))
+        self.component_names = [name for name, _ in student.named_predictors()] + self.flex_paths
+        self._flex_tasks, self._flex_contexts = flex.task_context(student)
+        self._programs: dict[tuple, dspy.Module] = {}
         self._cache_size = program_cache_size
         self._lock = threading.Lock()
 
@@ -94,12 +100,14 @@ class DspyAdapter:
     # ---------------------------------------------------------------- programs
 
     def build_program(self, candidate: Mapping[str, str]) -> dspy.Module:
-        """A new program: the student with the candidate's instructions. Unknown names are an error."""
+        """A new program: the student with the candidate's instructions (and ``dspy.Flex`` sources). Unknown
+        names are an error; a Flex source that cannot be bound raises one of ``flex.BIND_ERRORS``."""
         unknown = set(candidate) - set(self.component_names)
         if unknown:
             raise KeyError(f"Candidate names components the program does not have: {sorted(unknown)}; "
-                           f"its predictors are {self.component_names}.")
+                           f"its components are {self.component_names}.")
         program = self.student.deepcopy()
+        flex.bind(program, dict(candidate))
         for name, predictor in program.named_predictors():
             if name in candidate:
                 predictor.signature = predictor.signature.with_instructions(candidate[name])
@@ -110,7 +118,7 @@ class DspyAdapter:
         self.build_program(candidate).save(str(path))
         scrub_saved_program(path)
 
-    def _program(self, candidate: Mapping[str, str]) -> tuple[dspy.Module, dict[int, str]]:
+    def _program(self, candidate: Mapping[str, str]) -> dspy.Module:
         """Built programs are cached per candidate; DSPy programs may be called from several threads.
 
         Looked up on every rollout, so without a lock or a digest: the key is the candidate's items
@@ -121,9 +129,8 @@ class DspyAdapter:
             return hit
         program = self.build_program(candidate)
         watch_parse_failures(program)
-        names = {id(p): name for name, p in program.named_predictors()}
         with self._lock:
-            hit = self._programs.setdefault(key, (program, names))
+            hit = self._programs.setdefault(key, program)
             while len(self._programs) > self._cache_size:
                 self._programs.pop(next(iter(self._programs)))
         return hit
@@ -131,26 +138,29 @@ class DspyAdapter:
     # ---------------------------------------------------------------- evaluation
 
     def evaluate(self, batch: list[dspy.Example], candidate: Candidate, capture_traces: bool = False) -> EvaluationBatch:
-        program, names = self._program(candidate)
+        try:
+            program = self._program(candidate)
+        except flex.BIND_ERRORS as exc:  # the candidate's code itself: a failure on every example
+            error = redact(f"the candidate's dspy.Flex code could not be bound: {type(exc).__name__}: {exc}")
+            logger.info("%s; scoring the batch as failures.", error)
+            return EvaluationBatch.from_rollouts([Rollout(
+                score=self.failure_score, error=error,
+                trajectory=Trajectory(None, [], error, self.failure_score, None, ex) if capture_traces else None)
+                for ex in batch])
         threads = min(len(batch), self.num_threads or dspy.settings.num_threads or 1)
         if threads <= 1:
-            rows = [self._run_one(program, names, ex, capture_traces) for ex in batch]
+            rows = [self._run_one(program, ex, capture_traces) for ex in batch]
         else:
             with ThreadPoolExecutor(threads, thread_name_prefix="dspy-gepa-eval") as pool:
-                futures = [pool.submit(copy_context().run, self._run_one, program, names, ex, capture_traces)
+                futures = [pool.submit(copy_context().run, self._run_one, program, ex, capture_traces)
                            for ex in batch]
                 rows = [f.result() for f in futures]
-        return EvaluationBatch(
-            outputs=[r[0] for r in rows], scores=[r[1] for r in rows],
-            trajectories=[r[2] for r in rows] if capture_traces else None,
-            feedbacks=[r[3] for r in rows], errors=[r[4] for r in rows], usages=[r[5] for r in rows],
-        )
+        return EvaluationBatch.from_rollouts(rows)
 
-    def _run_one(self, program: dspy.Module, names: dict[int, str], example: dspy.Example, capture: bool
-                 ) -> tuple[Any, float, Trajectory | None, str | None, str | None, dict | None]:
-        error = None
+    def _run_one(self, program: dspy.Module, example: dspy.Example, capture: bool) -> Rollout:
+        error, objectives = None, None
         with record_lm_calls() as calls:
-            prediction, entries, exc = run_with_trace(program, names, example)
+            prediction, entries, exc, raw_trace = run_with_trace(program, example)
             program_calls = len(calls.history)  # the program's calls come first; the metric's (a judge) after
             if exc is not None:
                 secrets = self.secrets()
@@ -158,12 +168,14 @@ class DspyAdapter:
                 error = redact(f"{type(exc).__name__}: {exc}", secrets)  # journaled, shown to reflection
                 score, feedback = self.failure_score, None
             else:
-                score, feedback = call_metric(self.metric, example, prediction, None, None, None,
-                                              context=f"for example {_short(example)}")
+                score, feedback, objectives = score_rollout(
+                    self.metric, example, prediction, context=f"for example {_short(example)}",
+                    program_trace=raw_trace if self.flex_paths else None)
         trajectory = Trajectory(prediction, entries, error, score, feedback, example) if capture else None
         usage = {"task": self._priced(CallRecorder(calls.history[:program_calls])),
                  "judge": self._priced(CallRecorder(calls.history[program_calls:]))}
-        return prediction, score, trajectory, feedback, error, {k: v for k, v in usage.items() if v}
+        return Rollout(score=score, output=prediction, feedback=feedback, trajectory=trajectory, error=error,
+                       usage={k: v for k, v in usage.items() if v}, objectives=objectives)
 
     def _priced(self, calls: CallRecorder) -> dict[str, Any]:
         return calls.usage(self.prices, require_prices=self.require_prices)
@@ -197,10 +209,19 @@ class DspyAdapter:
 
     def _reflective_dataset(self, candidate: Candidate, eval_batch: EvaluationBatch, components_to_update: list[str]
                             ) -> dict[str, list[dict[str, Any]]]:
-        program, _ = self._program(candidate)
-        predictors = dict(program.named_predictors())
         trajectories: list[Trajectory] = list(eval_batch.trajectories or [])
         dataset: dict[str, list[dict[str, Any]]] = {}
+        for name in [c for c in components_to_update if c in self.flex_paths]:
+            ranked = sorted(range(len(trajectories)), key=lambda i: (trajectories[i].score, i))
+            chosen = sorted(ranked[: self.limits.max_records])
+            if chosen:
+                dataset[name] = [flex.code_record(trajectories[i], self._program_feedback(trajectories[i]),
+                                                  self.limits) for i in chosen]
+        components_to_update = [c for c in components_to_update if c not in self.flex_paths]
+        if not components_to_update:
+            return dataset
+        program = self._program(candidate)
+        predictors = dict(program.named_predictors())
         for name in components_to_update:
             predictor = predictors[name]
             records = []
@@ -213,6 +234,12 @@ class DspyAdapter:
             else:
                 logger.info("No trace of component %r in this minibatch to reflect on.", name)
         return dataset
+
+    def _program_feedback(self, trajectory: Trajectory) -> str:
+        """Program-level feedback (for a code component): the metric's, or what went wrong."""
+        if trajectory.prediction is None:
+            return program_failure_feedback(trajectory)
+        return trajectory.feedback if trajectory.feedback is not None else default_feedback(trajectory.score)
 
     def _feedback(self, entry: TraceEntry, trajectory: Trajectory, name: str, predictors: dict[str, Any]) -> str:
         if entry.failed:
@@ -238,15 +265,31 @@ class DspyAdapter:
         reflective_dataset: Mapping[str, Sequence[Mapping[str, Any]]],
         components_to_update: list[str],
     ) -> dict[str, str]:
+        """New texts from the instruction proposer, and new ``dspy.Flex`` sources from the code proposer
+        (``code_proposer``, or the built-in :class:`~dspy_gepa.proposers.CodeProposer`), both run with the
+        reflection LM as DSPy's LM."""
         lm = self.reflection_lm or dspy.settings.lm
+        code = [c for c in components_to_update if c in self.flex_paths]
+        instructions = [c for c in components_to_update if c not in self.flex_paths]
+        if code and self._custom_proposers == (True, False) and not self._warned_code:
+            self._warned_code = True
+            logger.warning("A custom instruction_proposer handles instructions only; the built-in code proposer "
+                           "rewrites the dspy.Flex sources %s (pass code_proposer=... to use your own).", code)
+        texts: dict[str, str] = {}
         try:
             with self._recording("reflection"), dspy.context(lm=lm):
-                return self.instruction_proposer(
-                    candidate=dict(candidate), reflective_dataset=reflective_dataset,
-                    components_to_update=list(components_to_update))
+                if code:
+                    texts.update(self.code_proposer(
+                        candidate=dict(candidate), reflective_dataset=reflective_dataset, components_to_update=code,
+                        task_descriptions=dict(self._flex_tasks), context_blurbs=dict(self._flex_contexts)))
+                if instructions:
+                    texts.update(self.instruction_proposer(
+                        candidate=dict(candidate), reflective_dataset=reflective_dataset,
+                        components_to_update=instructions))
         except Exception as exc:
             raise_if_infrastructure(exc, lm, self.secrets())
             raise
+        return texts
 
     # ---------------------------------------------------------------- journal codec
 

@@ -110,15 +110,50 @@ def read_metric_result(result: Any, metric: Callable[..., Any], context: str) ->
     return score, feedback
 
 
+def read_objectives(result: Any, metric: Callable[..., Any], context: str) -> dict[str, float] | None:
+    """The multi-objective scores a metric returned beside its score (``objective_scores={name: score}``
+    on a ``ScoreWithFeedback`` or mapping), or None."""
+    if isinstance(result, dspy.Example | Mapping):
+        value = result.get("objective_scores")
+    else:
+        value = getattr(result, "objective_scores", None)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise MetricError(f"Metric {metric_name(metric)} returned objective_scores={value!r:.200} {context}; expected "
+                          "a dict mapping objective names to numbers.")
+    return {name: _as_score(score, metric, f"{context} (objective {name!r})") for name, score in value.items()} or None
+
+
 def default_feedback(score: float) -> str:
     return f"This output received a score of {score:g} (the metric gave no written feedback)."
 
 
 def call_metric(metric: Callable[..., Any], gold: Any, pred: Any, trace: Any, pred_name: str | None,
                 pred_trace: Any, context: str) -> tuple[float, str | None]:
-    """Call the user's metric; its own exceptions become a :class:`MetricError` that names it."""
+    """Call the user's metric for feedback; its own exceptions become a :class:`MetricError` that names it."""
+    return read_metric_result(_invoke(metric, (gold, pred, trace, pred_name, pred_trace), {}, context), metric, context)
+
+
+def score_rollout(metric: Callable[..., Any], gold: Any, pred: Any, context: str, *,
+                  program_trace: Any = None) -> tuple[float, str | None, dict[str, float] | None]:
+    """Score one rollout (``trace=None``, as ``dspy.Evaluate`` does): (score, feedback, objective scores).
+    ``program_trace`` reaches a metric that declares that parameter (programs with ``dspy.Flex`` parts)."""
+    kwargs = {"program_trace": program_trace} if program_trace is not None and declares(metric, "program_trace") else {}
+    result = _invoke(metric, (gold, pred, None, None, None), kwargs, context)
+    return (*read_metric_result(result, metric, context), read_objectives(result, metric, context))
+
+
+def declares(metric: Callable[..., Any], parameter: str) -> bool:
     try:
-        result = metric(gold, pred, trace, pred_name, pred_trace)
+        return parameter in inspect.signature(metric).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _invoke(metric: Callable[..., Any], args: tuple, kwargs: dict[str, Any], context: str) -> Any:
+    try:
+        return metric(*args, **kwargs)
     except MetricError:
         raise
     except Exception as exc:
@@ -126,4 +161,3 @@ def call_metric(metric: Callable[..., Any], gold: Any, pred: Any, trace: Any, pr
         raise MetricError(f"Metric {metric_name(metric)} raised {type(exc).__name__}: {redact(str(exc))} {context}. "
                           "Fix the metric "
                           "(a metric should score a bad prediction low rather than raise).") from exc
-    return read_metric_result(result, metric, context)

@@ -63,17 +63,6 @@ def copy_program(student: dspy.Module) -> dspy.Module:
     return program
 
 
-def refuse_flex(program: dspy.Module) -> None:
-    try:
-        from dspy.predict.flex import Flex
-    except ImportError:  # older DSPy without dspy.Flex
-        return
-    flex = [name for name, sub in program.named_parameters() if isinstance(sub, Flex)]
-    if flex:
-        raise ConfigurationError(f"dspy-gepa does not optimize dspy.Flex code components yet (found {flex}); use "
-                                 "dspy.GEPA for programs with dspy.Flex submodules.")
-
-
 def task_lms(predictors: list[tuple[str, Any]]) -> dict[str, str]:
     """The model each predictor runs on. Part of the journal's fingerprint: scores recorded with one task
     model mean nothing for another, so a resume with a different one is refused."""
@@ -82,7 +71,8 @@ def task_lms(predictors: list[tuple[str, Any]]) -> dict[str, str]:
 
 
 def check_lms(predictors: list[tuple[str, Any]]) -> None:
-    missing = [name for name, p in predictors if p.lm is None and dspy.settings.lm is None]
+    """Every predictor (and ``dspy.Flex`` part, given the same way) has an LM to run on."""
+    missing = [name for name, p in predictors if getattr(p, "lm", None) is None and dspy.settings.lm is None]
     if missing:
         raise ConfigurationError(f"No LM for predictors {missing}: configure one with dspy.configure(lm=dspy.LM(...)) "
                                  "or set it on the program with program.set_lm(...).")

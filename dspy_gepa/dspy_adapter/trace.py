@@ -2,11 +2,16 @@
 
 Successful predictor calls come from DSPy's own trace (``dspy.settings.trace``, which ``Predict``
 appends ``(predictor, inputs, prediction)`` to). A call whose output fails to parse raises before it
-reaches the trace; for those, :func:`watch_parse_failures` wraps each predictor's ``forward`` in the
-programs the adapter builds (never the user's student) so that an ``AdapterParseError`` passing
-through is noted with the predictor's name, inputs and raw reply — also when the program catches it.
-Either way predictors are identified by object identity or by their name in ``named_predictors()``,
-never by comparing signatures: two predictors with the same signature keep separate traces.
+reaches the trace; for those, :func:`watch_parse_failures` gives each predictor of the programs the
+adapter builds (never the user's student) a subclass of its own class whose ``forward`` notes an
+``AdapterParseError`` passing through, with the predictor's name, inputs and raw reply, also when the
+program catches it.
+
+Each watched predictor carries its component name as a plain attribute. A copy of a predictor made
+inside ``forward`` (``dspy.BestOfN``, ``dspy.Refine`` and user code deep-copy predictors and give the
+copy its own LM, rollout id or temperature) is the same component: the copy keeps the name and the
+class, and runs as itself. Predictors are never matched by comparing signatures, so two predictors
+with the same signature keep separate traces.
 
 (A DSPy callback could note the failures too, but an active callback makes DSPy wrap every module,
 adapter and LM call with bookkeeping, which costs more than the LM calls of a fast model.)
@@ -55,28 +60,61 @@ _failures: contextvars.ContextVar[list[TraceEntry] | None] = contextvars.Context
                                                                                     default=None)
 
 
+#: The attribute holding a watched predictor's component name; a deep copy keeps it.
+COMPONENT_ATTR = "_dspy_gepa_component"
+_watched_classes: dict[type, type] = {}
+
+
+def _note_failure(predictor: Any, kwargs: dict[str, Any], exc: AdapterParseError) -> None:
+    failures = _failures.get()
+    if failures is not None:
+        failures.append(TraceEntry(getattr(predictor, COMPONENT_ATTR), dict(kwargs), None, raw=exc.lm_response))
+
+
+def _watched_class(cls: type) -> type:
+    """``cls`` with a ``forward``/``aforward`` that note parse failures (one subclass per class)."""
+    watched = _watched_classes.get(cls)
+    if watched is not None:
+        return watched
+
+    def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super(watched, self).forward(*args, **kwargs)
+        except AdapterParseError as exc:
+            _note_failure(self, kwargs, exc)
+            raise
+
+    async def aforward(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super(watched, self).aforward(*args, **kwargs)
+        except AdapterParseError as exc:
+            _note_failure(self, kwargs, exc)
+            raise
+
+    watched = type(cls.__name__, (cls,), {"forward": forward, "aforward": aforward, "__module__": cls.__module__,
+                                          "__qualname__": cls.__qualname__})
+    return _watched_classes.setdefault(cls, watched)
+
+
 def watch_parse_failures(program: dspy.Module) -> None:
-    """Make each predictor of ``program`` (one the adapter built) note its parse failures."""
+    """Make each predictor of ``program`` (one the adapter built) carry its component name and note
+    its parse failures, in itself and in any copy of it."""
     for name, predictor in program.named_predictors():
-        # Read without Module.__getattribute__, which warns about calling forward directly.
-        original = object.__getattribute__(predictor, "forward")
-
-        def forward(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
-            try:
-                return _original(*args, **kwargs)
-            except AdapterParseError as exc:
-                failures = _failures.get()
-                if failures is not None:
-                    failures.append(TraceEntry(_name, dict(kwargs), None, raw=exc.lm_response))
-                raise
-
-        object.__setattr__(predictor, "forward", forward)
+        object.__setattr__(predictor, COMPONENT_ATTR, name)
+        if type(predictor) not in _watched_classes.values():
+            predictor.__class__ = _watched_class(type(predictor))
 
 
-def run_with_trace(program: dspy.Module, names: dict[int, str], example: dspy.Example
-                   ) -> tuple[dspy.Prediction | None, list[TraceEntry], BaseException | None]:
+def component_of(predictor: Any) -> str | None:
+    """The component a traced predictor (or a copy of it) stands for; None for predictors GEPA did not build."""
+    return getattr(predictor, COMPONENT_ATTR, None)
+
+
+def run_with_trace(program: dspy.Module, example: dspy.Example
+                   ) -> tuple[dspy.Prediction | None, list[TraceEntry], BaseException | None, list[Any]]:
     """Run ``program`` on ``example``; return its prediction (None if it raised), the trace entries of
-    the program's own predictors in call order, and the exception it raised, if any."""
+    the program's own predictors in call order, the exception it raised, if any, and DSPy's whole trace
+    (every predictor call, ``(predictor, inputs, prediction)``)."""
     failures: list[TraceEntry] = []
     token = _failures.set(failures)
     prediction, error = None, None
@@ -89,6 +127,7 @@ def run_with_trace(program: dspy.Module, names: dict[int, str], example: dspy.Ex
             raw_trace = list(dspy.settings.trace or [])
     finally:
         _failures.reset(token)
-    entries = [TraceEntry(names[id(p)], dict(inputs), outputs) for p, inputs, outputs in raw_trace if id(p) in names]
+    entries = [TraceEntry(name, dict(inputs), outputs) for p, inputs, outputs in raw_trace
+               if (name := component_of(p)) is not None]
     entries.extend(failures)
-    return prediction, entries, error
+    return prediction, entries, error, raw_trace

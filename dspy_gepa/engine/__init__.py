@@ -11,8 +11,9 @@ from dspy_gepa.engine.config import VAL_POLICIES, EngineConfig, default_concurre
 from dspy_gepa.engine.engine import Engine, EngineResult
 from dspy_gepa.engine.events import EventBus
 from dspy_gepa.engine.journal import JournalContents, read_journal
-from dspy_gepa.engine.state import State, StateView
+from dspy_gepa.engine.state import State
 from dspy_gepa.engine.types import Candidate, EvaluationBatch, ProposalOutcome, Rollout, RolloutKey, candidate_hash
+from dspy_gepa.engine.view import StateView
 
 __all__ = [
     "AUTO_CANDIDATES",

@@ -19,9 +19,9 @@ from dspy_gepa.engine.merge import MergeBook
 from dspy_gepa.engine.proposals import Plan, Run
 from dspy_gepa.engine.rollouts import Rollouts
 from dspy_gepa.engine.state import State
-from dspy_gepa.engine.types import ProposalOutcome, candidate_hash
+from dspy_gepa.engine.types import ProposalOutcome, RolloutKey, candidate_hash
 from dspy_gepa.engine.usage import combine, known_cost, priced_cost
-from dspy_gepa.exceptions import ProgramError, ReflectionError
+from dspy_gepa.exceptions import ConfigurationError, ProgramError, ReflectionError
 
 logger = logging.getLogger(__name__)
 
@@ -98,13 +98,15 @@ class Committer:
     def _add(self, plan: Plan, outcome: ProposalOutcome, discovered_at: int, replayed: bool) -> int:
         state = self.state
         best_before = state.best_idx() if state.candidates else None
-        new_idx = state.add(outcome.child, plan.parent_ids, outcome.val_scores, discovered_at, plan.seq, plan.kind)
+        new_idx = state.add(outcome.child, plan.parent_ids, outcome.val_scores, discovered_at, plan.seq, plan.kind,
+                            self._objectives(outcome))
         self.progress.discovery_costs.append(priced_cost(self.ledger.spent))
         best = state.best_idx()
         self.bus.emit(ev.CandidateAdded(
             idx=new_idx, candidate=dict(outcome.child), candidate_hash=state.hashes[new_idx],
             parent_ids=plan.parent_ids, val_scores=dict(outcome.val_scores), val_mean=state.mean(new_idx),
-            discovered_at=discovered_at, seq=plan.seq, kind=plan.kind, is_best=best == new_idx, replayed=replayed))
+            discovered_at=discovered_at, seq=plan.seq, kind=plan.kind, is_best=best == new_idx, replayed=replayed,
+            objective_scores=state.objective_means()[new_idx] or None))
         if best != best_before:
             self._best_changed(best, replayed)
         return new_idx
@@ -112,9 +114,10 @@ class Committer:
     def _complete_validation(self, plan: Plan, outcome: ProposalOutcome, replayed: bool) -> None:
         idx = plan.parent_ids[0]
         best_before = self.state.best_idx()
-        self.state.complete(idx, outcome.val_scores)
+        self.state.complete(idx, outcome.val_scores, self._objectives(outcome))
         self.bus.emit(ev.CandidateValidated(idx=idx, val_scores=dict(outcome.val_scores),
-                                            val_mean=self.state.mean(idx), replayed=replayed))
+                                            val_mean=self.state.mean(idx), replayed=replayed,
+                                            objective_scores=self.state.objective_means()[idx] or None))
         best = self.state.best_idx()
         if best != best_before:
             self._best_changed(best, replayed)
@@ -123,7 +126,19 @@ class Committer:
         self.bus.emit(ev.BestChanged(idx=best, candidate=dict(self.state.candidates[best]),
                                      val_mean=self.state.mean(best), replayed=replayed))
 
+    def _objectives(self, outcome: ProposalOutcome) -> dict[int, dict[str, float]]:
+        """The objective scores of the child's validation rollouts (those the metric gave them for)."""
+        h = candidate_hash(outcome.child)
+        found = {vid: r.objectives for vid in outcome.val_scores
+                 if (r := self.rollouts.results.get(RolloutKey(h, "val", vid))) is not None and r.objectives}
+        return dict(found)
+
     def _check_seed(self, run: Run) -> None:
+        if self.state.frontier_type != "instance" and not self.state.val_objectives[0]:
+            raise ConfigurationError(
+                f"frontier_type={self.state.frontier_type!r} keeps fronts per objective, but the metric returned no "
+                "objective scores for the seed program. Return ScoreWithFeedback(score=..., feedback=..., "
+                "objective_scores={'name': value, ...}) from the metric, or use frontier_type='instance'.")
         errors = [self.rollouts.results[k].error for k in sorted(run.keys)]
         if errors and all(errors):
             raise ProgramError(

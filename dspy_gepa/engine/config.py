@@ -6,6 +6,7 @@ own settings are refused with the same words (``dspy_gepa._options`` calls these
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -16,8 +17,10 @@ from dspy_gepa.exceptions import ConfigurationError
 #: How an accepted child is validated: on every example ("full", the paper's), or on a random screen first
 #: and on the rest only if it holds up there ("staged"; see ``proposals.validate``).
 VAL_POLICIES = ("full", "staged")
-CANDIDATE_SELECTION = ("pareto", "current_best")
+CANDIDATE_SELECTION = ("pareto", "current_best", "epsilon_greedy", "top_k_pareto")
 COMPONENT_SELECTION = ("round_robin", "all")
+#: What Pareto fronts are kept over (gepa's ``frontier_type``; see ``State.front_mapping``).
+FRONTIER_TYPES = ("instance", "objective", "hybrid", "cartesian")
 
 
 def check_positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
@@ -43,6 +46,20 @@ def check_choice(name: str, value: Any, choices: Collection[str], *, or_callable
         raise ConfigurationError(f"{name} must be one of {options}; not {value!r}.")
 
 
+def describe(strategy: Any) -> Any:
+    """A strategy as the journal's fingerprint records it: its name, or its class and simple settings."""
+    if strategy is None or isinstance(strategy, str):
+        return strategy
+    name = getattr(strategy, "__qualname__", None) or type(strategy).__qualname__
+    try:
+        params = inspect.signature(type(strategy).__init__).parameters
+    except (TypeError, ValueError):
+        params = {}
+    settings = {k: v for k, v in sorted(getattr(strategy, "__dict__", {}).items())
+                if k in params and isinstance(v, int | float | str | bool)}
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in settings.items())})" if settings else name
+
+
 def default_concurrency(num_threads: int, minibatch_size: int) -> int:
     """Default cap on proposals in flight: enough to keep the threads busy on minibatch evaluations
     (each uses ``minibatch_size`` threads, twice per proposal), and no more."""
@@ -55,7 +72,7 @@ class EngineConfig:
 
     max_metric_calls: int | None = None
     minibatch_size: int = 3
-    candidate_selection: str = "pareto"
+    candidate_selection: Any = "pareto"  # a name, or an object with select_candidate_idx(state)
     component_selector: str | Callable[..., Any] = "round_robin"
     skip_perfect_score: bool = True
     perfect_score: float = 1.0
@@ -73,26 +90,35 @@ class EngineConfig:
     screen_fraction: float = 0.25
     screen_min: int = 10
     stop_callbacks: Sequence[Callable[..., bool]] = ()
+    #: gepa-style strategy objects (``gepa_kwargs``); None: the built-in behaviour (see ``strategies``).
+    frontier_type: str = "instance"
+    acceptance: Any = None
+    sampling: Any = None
+    selection: Any = None
+    batch_sampler: Any = None
 
     def __post_init__(self) -> None:
-        check_choice("candidate_selection", self.candidate_selection, CANDIDATE_SELECTION)
+        if isinstance(self.candidate_selection, str) or not hasattr(self.candidate_selection, "select_candidate_idx"):
+            check_choice("candidate_selection", self.candidate_selection, CANDIDATE_SELECTION)
         check_choice("component_selector", self.component_selector, COMPONENT_SELECTION, or_callable=True)
         for name in ("minibatch_size", "num_threads", "max_concurrent_proposals", "max_consecutive_failures",
                      "merge_subsample_size"):
             check_positive_int(name, getattr(self, name))
         check_choice("val_evaluation_policy", self.val_policy, VAL_POLICIES)
+        check_choice("frontier_type", self.frontier_type, FRONTIER_TYPES)
         if not 0 < self.screen_fraction <= 1:
             raise ConfigurationError(f"screen_fraction must be in (0, 1], not {self.screen_fraction!r}.")
         check_positive_number("max_cost", self.max_cost, " of US dollars")
         check_positive_int("max_metric_calls", self.max_metric_calls, allow_none=True)
 
     def fingerprint(self) -> dict[str, Any]:
-        selector = self.component_selector
         return {
             "minibatch_size": self.minibatch_size,
-            "candidate_selection": self.candidate_selection,
-            "component_selector": selector if isinstance(selector, str) else getattr(
-                selector, "__qualname__", type(selector).__qualname__),
+            "candidate_selection": describe(self.candidate_selection),
+            "component_selector": describe(self.component_selector),
+            **{name: describe(getattr(self, name)) for name in ("acceptance", "sampling", "selection", "batch_sampler")
+               if getattr(self, name) is not None},
+            **({"frontier_type": self.frontier_type} if self.frontier_type != "instance" else {}),
             "skip_perfect_score": self.skip_perfect_score,
             "perfect_score": self.perfect_score,
             "use_merge": self.use_merge,

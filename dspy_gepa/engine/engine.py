@@ -42,6 +42,7 @@ from dspy_gepa.engine.merge import MergeBook
 from dspy_gepa.engine.planner import Planner
 from dspy_gepa.engine.proposals import (
     Evaluate,
+    Judge,
     Plan,
     Reflect,
     Run,
@@ -53,6 +54,7 @@ from dspy_gepa.engine.proposals import (
 from dspy_gepa.engine.reflection import Reflector
 from dspy_gepa.engine.rollouts import Halted, Rollouts
 from dspy_gepa.engine.state import State
+from dspy_gepa.engine.strategies import GroupJudge, acceptance_criterion
 from dspy_gepa.engine.types import Candidate, Rollout, RolloutKey, candidate_hash
 from dspy_gepa.engine.usage import merge
 from dspy_gepa.exceptions import ConfigurationError
@@ -110,7 +112,8 @@ class Engine:
         self.preflight = preflight
 
         self.val_ids = list(range(len(self.valset)))
-        self.state = State(component_names=list(self.seed_candidate), val_ids=self.val_ids)
+        self.state = State(component_names=list(self.seed_candidate), val_ids=self.val_ids,
+                           frontier_type=config.frontier_type)
         self.ledger = Ledger(config.max_metric_calls, config.max_cost,
                              final_reserve(len(self.val_ids), config.screen_size(len(self.val_ids))))
         self.merge_book = MergeBook()
@@ -121,7 +124,8 @@ class Engine:
                                    use_merge=config.use_merge, max_merge_invocations=config.max_merge_invocations,
                                    max_consecutive_failures=config.max_consecutive_failures)
         self.planner = Planner(config, self.state, self.ledger, self.committer.progress, self.merge_book,
-                               len(self.trainset), self.val_ids)
+                               self.trainset, self.val_ids)
+        self.judge = GroupJudge(acceptance_criterion(config.acceptance), config.selection, self.planner.view)
 
         self.runs: dict[int, Run] = {}
         self.finished: dict[int, Run] = {}
@@ -285,9 +289,11 @@ class Engine:
                                       known_candidates=self._known_at_plan())
         run = Run(plan=plan, gen=gen, start_commits=self.next_commit)
         self.runs[plan.seq] = run
+        self.judge.started(run)
         self.ledger.reserve(plan)
         self.bus.emit(ev.ProposalStarted(seq=plan.seq, kind=plan.kind, parent_ids=plan.parent_ids,
                                          minibatch=plan.minibatch, components=plan.components,
+                                         iteration=plan.iteration,
                                          replayed=plan.seq in self.rollouts.journal.commits))
         self._ready.append((run, None))
 
@@ -310,12 +316,15 @@ class Engine:
             except StopIteration as stop:
                 run.outcome = stop.value
                 self.finished[run.plan.seq] = run
+                self._ready.extend(self.judge.ended(run))
                 self._commit_ready()
                 continue
             if isinstance(request, Evaluate):
                 self.rollouts.request(run, request)
             elif isinstance(request, Reflect):
                 self.reflector.request(run, request)
+            elif isinstance(request, Judge):
+                self._ready.extend(self.judge.arrived(run, request.proposal))
             else:  # pragma: no cover - a programming error in a proposal
                 raise TypeError(f"proposal yielded {request!r}")
 
@@ -333,11 +342,15 @@ class Engine:
     def _try_start(self) -> None:
         ledger, planner = self.ledger, self.planner
         while not self.stopping:
+            if self.pending is None and planner.queued:
+                self.pending = planner.plan(self.next_seq)  # the rest of an iteration planned as a group
             if self.pending is None:
                 if self.next_commit < 1 or len(self.runs) >= planner.concurrency():
                     return
+                if any(run.plan.group is not None for run in self.runs.values()):
+                    return  # the next iteration starts once a group's proposals have all committed
                 if self.searching:
-                    reason = planner.stop_condition(self.next_seq)
+                    reason = planner.stop_condition()
                     if reason:
                         self._end_search(reason)
                         continue
@@ -350,6 +363,12 @@ class Engine:
                         self._stop()
                         return
             if not ledger.affordable(self.pending):
+                if self.pending.group is not None and self.pending.group != self.pending.seq:
+                    # The group's members in flight wait for one another: go on without the rest.
+                    group, self.pending = self.pending.group, None
+                    planner.queued.clear()
+                    self._ready.extend(self.judge.truncated(group))
+                    continue
                 if self.runs:
                     return  # in-flight proposals may release part of their reservations
                 if self.searching:
@@ -365,6 +384,7 @@ class Engine:
         self.searching = False
         self.stop_reason = reason
         self.pending = None
+        self.planner.queued.clear()
         logger.info("Search stops: %s.", reason)
 
     def _stop(self) -> None:

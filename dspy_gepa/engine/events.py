@@ -50,10 +50,11 @@ class BudgetUpdated(Event):
 @dataclass
 class ProposalStarted(Event):
     seq: int
-    kind: str  # "seed" | "reflective" | "merge"
+    kind: str  # "seed" | "reflective" | "merge" | "final"
     parent_ids: list[int]
     minibatch: list[int]
     components: list[str]
+    iteration: int = 0  # the search iteration it belongs to (gepa's state.i)
 
 
 @dataclass
@@ -64,6 +65,7 @@ class ReflectionFinished(Event):
     new_texts: dict[str, str] | None
     error: str | None
     usage: dict[str, Any] | None = None
+    dataset: dict[str, list[dict[str, Any]]] | None = None  # what the proposer read (None when replayed)
 
 
 @dataclass
@@ -98,6 +100,7 @@ class CandidateAdded(Event):
     seq: int
     kind: str
     is_best: bool
+    objective_scores: dict[str, float] | None = None  # mean per objective over its validation examples
 
 
 @dataclass
@@ -107,6 +110,7 @@ class CandidateValidated(Event):
     idx: int
     val_scores: dict[int, float]
     val_mean: float
+    objective_scores: dict[str, float] | None = None
 
 
 @dataclass

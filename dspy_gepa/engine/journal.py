@@ -216,6 +216,7 @@ class RecordedRollout:
     error: str | None = None
     usage: dict[str, Any] | None = None
     payload: Payload | None = None
+    objectives: dict[str, float] | None = None
 
 
 @dataclass
@@ -234,6 +235,8 @@ class JournalContents:
 
 #: Where a rollout line's payload begins: the writer puts ``output`` and ``trajectory`` after the other fields.
 _PAYLOAD = b', "output": '
+#: A field that journals written before that order may have after the payload.
+_LATE = b', "objectives": '
 _HEAD_FIELDS = frozenset(("type", "key", "score", "feedback", "error", "usage"))
 
 
@@ -243,7 +246,7 @@ def _head(line: bytes, splits: tuple[str, ...]) -> dict[str, Any] | None:
     what precedes it parses as an object (inside a string the quote of ``"output"`` would be escaped; inside a
     nested object a brace would stay open)."""
     cut = line.find(_PAYLOAD)
-    if cut < 0:
+    if cut < 0 or line.find(_LATE, cut) >= 0:
         return None
     try:
         head = orjson.loads(line[:cut] + b"}")
@@ -334,7 +337,8 @@ def _index(contents: JournalContents, journal: JournalBackend, val_outputs: bool
             keep = s == "train" or val_outputs
             payload = (Payload(line=line) if line is not None else Payload(record=record)) if keep else None
             contents.rollouts[RolloutKey(c, s, int(e))] = RecordedRollout(
-                float(record["score"]), record.get("feedback"), record.get("error"), record.get("usage"), payload)
+                float(record["score"]), record.get("feedback"), record.get("error"), record.get("usage"), payload,
+                record.get("objectives"))
         elif kind == "reflection":
             contents.reflections[int(record["seq"])] = record
         elif kind == "commit":
@@ -406,8 +410,10 @@ def journal_record(event: ev.Event, codec: Any) -> dict[str, Any] | None:
     rollout outputs and trajectories into JSON."""
     if isinstance(event, ev.RolloutFinished):
         r = event.rollout
+        # The payload (output, trajectory) comes last: readers that do not need it stop parsing there.
         return {"type": "rollout", "key": event.key.as_list(), "seq": event.seq, "score": _finite(r.score),
                 "feedback": r.feedback, "error": r.error, "usage": r.usage,
+                **({"objectives": r.objectives} if r.objectives else {}),
                 "output": codec.encode_output(r.output),
                 "trajectory": codec.encode_trajectory(r.trajectory) if r.trajectory is not None else None}
     if isinstance(event, ev.ReflectionFinished):
@@ -417,12 +423,14 @@ def journal_record(event: ev.Event, codec: Any) -> dict[str, Any] | None:
         return {"type": "candidate", "idx": event.idx, "hash": event.candidate_hash, "texts": event.candidate,
                 "parents": event.parent_ids, "seq": event.seq, "kind": event.kind, "val_mean": event.val_mean,
                 "discovered_at": event.discovered_at,
-                "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()}}
+                "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()},
+                **({"objectives": event.objective_scores} if event.objective_scores else {})}
     if isinstance(event, ev.UsageRecorded):
         return {"type": "usage", "usage": event.usage, "reason": event.reason}
     if isinstance(event, ev.CandidateValidated):
         return {"type": "validated", "idx": event.idx, "val_mean": event.val_mean,
-                "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()}}
+                "val_scores": {str(k): _finite(v) for k, v in event.val_scores.items()},
+                **({"objectives": event.objective_scores} if event.objective_scores else {})}
     if isinstance(event, ev.ProposalCommitted):
         o = event.outcome
         return {"type": "commit", "seq": event.seq, "kind": event.kind, "status": o.status, "reason": o.reason,

@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from dspy_gepa.engine.strategies.acceptance import ProposalView, SubsampleView
 from dspy_gepa.engine.types import Candidate, ProposalOutcome, Rollout, RolloutKey, Split
 
 
@@ -39,10 +40,20 @@ class Reflect:
 
 
 @dataclass
+class Judge:
+    """Request: may this child go on to validation? Answered with a
+    :class:`~dspy_gepa.engine.strategies.selection.Verdict` by the acceptance criterion, or by the selection
+    strategy once every proposal of the child's group has asked (:mod:`~dspy_gepa.engine.strategies.selection`)."""
+
+    proposal: ProposalView
+
+
+@dataclass
 class ReflectionResult:
     new_texts: dict[str, str] | None
     error: str | None = None
     usage: dict[str, Any] | None = None
+    dataset: dict[str, list[dict[str, Any]]] | None = None  # the reflective dataset (not journaled)
 
 
 @dataclass
@@ -61,9 +72,12 @@ class Plan:
     reservation: int = 0
     cost_estimate: float = 0.0
     merge: Any = None
+    iteration: int = 0  # the search iteration it belongs to (gepa's state.i)
+    group: int | None = None  # the seq of the first proposal planned with it in one iteration, if any
+    group_size: int = 1
 
 
-ProposalGen = Generator[Evaluate | Reflect, Any, ProposalOutcome]
+ProposalGen = Generator[Evaluate | Reflect | Judge, Any, ProposalOutcome]
 
 
 @dataclass
@@ -124,10 +138,11 @@ def reflective_proposal(
                                parent_scores=parent_scores, components=components)
     child_rollouts = yield Evaluate(child, "train", plan.minibatch)
     child_scores = [r.score for r in child_rollouts]
-    if sum(child_scores) <= sum(parent_scores):
-        return ProposalOutcome("rejected", f"minibatch score {sum(child_scores):g} <= parent's {sum(parent_scores):g}",
-                               child=child, parent_scores=parent_scores, child_scores=child_scores,
-                               components=components)
+    verdict = yield Judge(ProposalView(child, list(plan.parent_ids), list(plan.minibatch), parent_scores, child_scores,
+                                       _subsample(parent_rollouts), _subsample(child_rollouts)))
+    if not verdict.accepted:
+        return ProposalOutcome("rejected", verdict.reason, child=child, parent_scores=parent_scores,
+                               child_scores=child_scores, components=components)
     val_scores, dropped = yield from validate(child, plan, val_ids, parent=plan.parent_val_scores[0])
     if dropped:
         return ProposalOutcome("screened_out", dropped, child=child, parent_scores=parent_scores,
@@ -182,6 +197,13 @@ def merge_proposal(plan: Plan, val_ids: list[int], known_candidates: Callable[[C
     val_scores, _ = yield from validate(merged, plan, val_ids, parent=None)
     return ProposalOutcome("merge_accepted", child=merged, parent_scores=parent_sums, child_scores=screen_scores,
                            val_scores=val_scores)
+
+
+def _subsample(rollouts: list[Rollout]) -> SubsampleView:
+    objectives = [r.objectives for r in rollouts]
+    return SubsampleView([r.score for r in rollouts], [r.output for r in rollouts],
+                         [dict(o or {}) for o in objectives] if any(objectives) else None,
+                         [r.trajectory for r in rollouts])
 
 
 def _by_id(ids: list[int], rollouts: list[Rollout]) -> dict[int, float]:

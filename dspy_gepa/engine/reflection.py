@@ -11,6 +11,7 @@ run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -55,7 +56,8 @@ class Reflector:
         run.reflection_usage = result.usage
         self.bus.emit(ev.ReflectionFinished(seq=run.plan.seq, parent_hash=candidate_hash(run.plan.candidate),
                                             components=run.components, new_texts=result.new_texts,
-                                            error=result.error, usage=result.usage, replayed=replayed))
+                                            error=result.error, usage=result.usage, dataset=result.dataset,
+                                            replayed=replayed))
         self.on_ready(run, result)
 
     def _task(self, candidate: Candidate, components: list[str], rollouts: list[Rollout]) -> ReflectionResult:
@@ -66,6 +68,7 @@ class Reflector:
         return result
 
     def _reflect(self, candidate: Candidate, components: list[str], rollouts: list[Rollout]) -> ReflectionResult:
+        dataset = None
         try:
             batch = EvaluationBatch.from_rollouts(rollouts)
             dataset = self.adapter.make_reflective_dataset(candidate, batch, components)
@@ -74,14 +77,14 @@ class Reflector:
                                             "before reaching these components")
             texts = self.adapter.propose_new_texts(candidate, dataset, components)
         except UnusableProposalError as exc:
-            return ReflectionResult(None, str(exc))
+            return ReflectionResult(None, str(exc), dataset=dataset)
         except GEPAError:
             raise
         except Exception as exc:
             reason = redact(f"{type(exc).__name__}: {exc}")
             logger.warning("Reflection failed: %s", reason)
-            return ReflectionResult(None, reason)
-        return check_texts(texts, components)
+            return ReflectionResult(None, reason, dataset=dataset)
+        return dataclasses.replace(check_texts(texts, components), dataset=dataset)
 
 
 def check_texts(texts: Any, components: list[str]) -> ReflectionResult:

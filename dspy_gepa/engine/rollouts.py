@@ -151,8 +151,8 @@ class Rollouts:
             output = self.codec.decode_output(payload.get("output"))
         elif payload is not None:
             output, trajectory = Encoded(payload, "output"), Encoded(payload, "trajectory")
-        return Rollout(score=recorded.score, output=output, feedback=recorded.feedback, error=recorded.error,
-                       usage=recorded.usage, trajectory=trajectory)
+        return Rollout(score=recorded.score, output=output, objectives=recorded.objectives, feedback=recorded.feedback,
+                       error=recorded.error, usage=recorded.usage, trajectory=trajectory)
 
     def trajectory(self, rollout: Rollout, train_id: int) -> Any:
         """The rollout's trajectory, decoded from its journal form if it came from there."""

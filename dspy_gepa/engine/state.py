@@ -1,10 +1,16 @@
-"""The optimization state: the candidate pool with lineage and per-example validation scores.
+"""The optimization state: the candidate pool with lineage and per-example validation scores (and, when the
+metric gives them, per-example objective scores).
 
 Only the engine's main thread mutates it, at commit time, in proposal order (:meth:`State.add`,
-:meth:`State.complete`). What the planner reads at every step — means, the best candidate, each
-example's best score and the candidates holding it, the Pareto candidates parents are drawn from — is
-kept up to date there or cached until the pool changes, so a step costs the same at the thousandth
-candidate as at the first. The rules themselves are :mod:`~dspy_gepa.engine.pareto`'s.
+:meth:`State.complete`). Parent selection and merge read its fronts (:meth:`State.front_mapping`), kept as
+``frontier_type`` says (gepa's four kinds): ``instance`` per validation example, ``objective`` per
+objective (mean over the examples), ``hybrid`` both, ``cartesian`` per (example, objective). Fronts
+compare candidates on the examples all of them were scored on.
+
+What the planner reads at every step — means, the best candidate, each example's best score and the
+candidates holding it, the fronts and the Pareto candidates parents are drawn from — is kept up to date
+at add/complete or cached until the pool changes, so a step costs the same at the thousandth candidate
+as at the first. The rules themselves are :mod:`~dspy_gepa.engine.pareto`'s.
 """
 
 from __future__ import annotations
@@ -35,13 +41,16 @@ class State:
     round_robin_next: list[int] = field(default_factory=list)
     index_by_hash: dict[str, int] = field(default_factory=dict)
     num_full_val_evals: int = 0
+    val_objectives: list[dict[int, dict[str, float]]] = field(default_factory=list)
+    frontier_type: str = "instance"
     # Derived from the scores at add/complete; read through the methods below.
     _means: list[float] = field(default_factory=list, repr=False)
     _common: list[int] | None = field(default=None, repr=False)
     _common_means: list[float] = field(default_factory=list, repr=False)
     _top: dict[int, float] = field(default_factory=dict, repr=False)
     _holders: dict[int, set[int]] = field(default_factory=dict, repr=False)
-    _cache: dict[str, object] = field(default_factory=dict, repr=False)
+    _objective_means: list[dict[str, float]] = field(default_factory=list, repr=False)
+    _cache: dict[object, object] = field(default_factory=dict, repr=False)
 
     def add(
         self,
@@ -51,6 +60,7 @@ class State:
         discovered_at: int,
         seq: int,
         kind: str,
+        objectives: dict[int, dict[str, float]] | None = None,
     ) -> int:
         idx = len(self.candidates)
         h = candidate_hash(candidate)
@@ -59,6 +69,8 @@ class State:
         self.hashes.append(h)
         self.parents.append(list(parents))
         self.val_scores.append(scores)
+        self.val_objectives.append(dict(objectives or {}))
+        self._objective_means.append(_objective_mean(self.val_objectives[idx]))
         self.discovered_at.append(discovered_at)
         self.created_by.append(seq)
         self.kinds.append(kind)
@@ -83,10 +95,13 @@ class State:
         self.round_robin_next[idx] = (self.round_robin_next[idx] % len(self.component_names) + 1) \
             % len(self.component_names)
 
-    def complete(self, idx: int, val_scores: dict[int, float]) -> None:
+    def complete(self, idx: int, val_scores: dict[int, float],
+                 objectives: dict[int, dict[str, float]] | None = None) -> None:
         """Replace a screened candidate's scores by its scores on the whole valset."""
         old, new = self.val_scores[idx], dict(val_scores)
         self.val_scores[idx] = new
+        self.val_objectives[idx] = dict(objectives or {})
+        self._objective_means[idx] = _objective_mean(self.val_objectives[idx])
         self.num_full_val_evals += 1
         self._means[idx] = _mean(new)
         for vid in old.keys() | new.keys():
@@ -164,47 +179,52 @@ class State:
                 stack.extend(self.parents[p])
         return seen
 
+    def objective_means(self, ids: list[int] | None = None) -> list[dict[str, float]]:
+        """Each candidate's mean score per objective, over ``ids`` (default: all of its own examples)."""
+        if ids is None:
+            return [dict(m) for m in self._objective_means]
+        key = ("objective_means", tuple(ids))
+        if key not in self._cache:
+            self._cache[key] = [_objective_mean(per_example, ids) for per_example in self.val_objectives]
+        return [dict(m) for m in self._cache[key]]  # type: ignore[attr-defined]
+
+    def front_mapping(self) -> dict[object, set[int]]:
+        """The fronts parent selection and merge read, as ``frontier_type`` says."""
+        return {key: set(members) for key, members in self._front_mapping().items()}
+
+    def _front_mapping(self) -> dict[object, set[int]]:
+        """:meth:`front_mapping` without copies, computed once per change of the pool: not to be modified."""
+        if self.frontier_type == "instance":
+            return self._front_mapping_instance()
+        if "fronts" not in self._cache:
+            ids = self.common_ids()
+            means = self.objective_means(ids)
+            by_objective = pareto.fronts(means, sorted({n for m in means for n in m}))
+            if self.frontier_type == "objective":
+                fronts = dict(by_objective)
+            elif self.frontier_type == "hybrid":
+                fronts = {**{("val_id", v): m for v, m in self._front_mapping_instance().items()},
+                          **{("objective", n): m for n, m in by_objective.items()}}
+            else:
+                table = [{(v, n): s for v in ids for n, s in per_example.get(v, {}).items()}
+                         for per_example in self.val_objectives]
+                keys = sorted({k for row in table for k in row})
+                fronts = {("cartesian", v, n): m for (v, n), m in pareto.fronts(table, keys).items()}
+            self._cache["fronts"] = fronts
+        return self._cache["fronts"]  # type: ignore[return-value]
+
+    def _front_mapping_instance(self) -> dict[int, set[int]]:
+        return {vid: self._holders[vid] for vid in self._common or ()}
+
     def pareto_candidates(self) -> dict[int, int]:
         """The candidates parents are drawn from, with their sampling weights (:func:`pareto.prune_dominated`),
         computed once per change of the pool."""
         if "pareto" not in self._cache:
-            fronts = {vid: self._holders[vid] for vid in self._common or ()}
-            self._cache["pareto"] = pareto.prune_dominated(fronts, self._common_means)
+            self._cache["pareto"] = pareto.prune_dominated(self._front_mapping(), self._common_means)
         return dict(self._cache["pareto"])  # type: ignore[call-overload]
 
 
-class StateView:
-    """Read-only view handed to user callables (custom component selectors). Besides our own names it
-    offers the attribute names ``gepa``'s state uses, so selectors written for ``dspy.GEPA`` keep working."""
-
-    def __init__(self, state: State, iteration: int):
-        self._state = state
-        self.i = iteration
-
-    @property
-    def program_candidates(self) -> list[Candidate]:
-        return [dict(c) for c in self._state.candidates]
-
-    candidates = program_candidates
-
-    @property
-    def list_of_named_predictors(self) -> list[str]:
-        return list(self._state.component_names)
-
-    component_names = list_of_named_predictors
-
-    @property
-    def parent_program_for_candidate(self) -> list[list[int | None]]:
-        return [list(p) if p else [None] for p in self._state.parents]
-
-    @property
-    def prog_candidate_val_subscores(self) -> list[dict[int, float]]:
-        return [dict(s) for s in self._state.val_scores]
-
-    @property
-    def program_full_scores_val_set(self) -> list[float]:
-        return self._state.means()
-
-    @property
-    def per_program_tracked_scores(self) -> list[float]:
-        return self._state.means()
+def _objective_mean(per_example: dict[int, dict[str, float]], ids: list[int] | None = None) -> dict[str, float]:
+    rows = [per_example[v] for v in (per_example if ids is None else ids) if v in per_example]
+    names = sorted({n for row in rows for n in row})
+    return {n: sum(r[n] for r in rows if n in r) / sum(1 for r in rows if n in r) for n in names}

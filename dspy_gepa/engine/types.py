@@ -54,6 +54,7 @@ class Rollout:
     trajectory: Any = None
     error: str | None = None
     usage: dict[str, Any] | None = None
+    objectives: dict[str, float] | None = None  # multi-objective scores, when the metric gives them
 
 
 @dataclass
@@ -66,6 +67,7 @@ class EvaluationBatch:
     feedbacks: list[str | None] | None = None
     errors: list[str | None] | None = None
     usages: list[dict[str, Any] | None] | None = None
+    objective_scores: list[dict[str, float] | None] | None = None
 
     def rollout(self, i: int) -> Rollout:
         return Rollout(
@@ -75,6 +77,7 @@ class EvaluationBatch:
             trajectory=self.trajectories[i] if self.trajectories else None,
             error=self.errors[i] if self.errors else None,
             usage=self.usages[i] if self.usages else None,
+            objectives=self.objective_scores[i] if self.objective_scores else None,
         )
 
     @classmethod
@@ -86,6 +89,7 @@ class EvaluationBatch:
             feedbacks=[r.feedback for r in rollouts],
             errors=[r.error for r in rollouts],
             usages=[r.usage for r in rollouts],
+            objective_scores=[r.objectives for r in rollouts] if any(r.objectives for r in rollouts) else None,
         )
 
 

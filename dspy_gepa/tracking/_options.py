@@ -85,7 +85,7 @@ class TrackingOptions:
             raise ConfigurationError(f"tracking_key_prefix must be a string, not {self.tracking_key_prefix!r}.")
 
     def params(self) -> dict[str, Any]:
-        """The options as safe scalars for ``GEPA.get_params()`` (no key, no credentials in URIs)."""
+        """The options as safe scalars for ``GEPA.get_params()`` and ``logged_params()`` (no key, no credentials in URIs)."""
         return {
             "progress": self.progress,
             "mlflow_tracking_uri": redact_uri(self.mlflow_tracking_uri),

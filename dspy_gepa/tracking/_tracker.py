@@ -3,7 +3,7 @@ events into calls on a :class:`~dspy_gepa.tracking._base.Backend` (W&B, MLflow).
 
 Logged, every key under the key prefix (``gepa/`` by default):
 
-* config, once: the optimizer's ``get_params()`` (scalars only, no keys), the resolved seed and
+* config, once: the optimizer's ``logged_params()`` (scalars only, no keys), the resolved seed and
   budget, data sizes, component names, and the versions of dspy, dspy_gepa, litellm and Python;
 * per committed proposal, at step = metric calls committed so far: ``best_val_score``,
   ``num_candidates``, ``iteration``, ``accepted``, ``parent_minibatch_score``/``child_minibatch_score``
@@ -146,7 +146,7 @@ class ExperimentTracker:
         if isinstance(event, ev.CandidateAdded):
             row = {"idx": event.idx, "parents": list(event.parent_ids), "kind": event.kind,
                    "val_score": event.val_mean, "discovered_at": event.discovered_at, "proposal": event.seq,
-                   "instructions": dict(event.candidate)}
+                   "instructions": dict(event.candidate), "objectives": dict(event.objective_scores or {})}
             self.rows[event.idx] = row
             self.val_scores[event.idx] = dict(event.val_scores)
             if not self._skip(event):
@@ -154,6 +154,7 @@ class ExperimentTracker:
         elif isinstance(event, ev.CandidateValidated):
             if event.idx in self.rows:
                 self.rows[event.idx]["val_score"] = event.val_mean
+                self.rows[event.idx]["objectives"] = dict(event.objective_scores or {})
             self.val_scores[event.idx] = dict(event.val_scores)
         elif isinstance(event, ev.BestChanged):
             self.best, self.best_idx = event.val_mean, event.idx
@@ -180,6 +181,9 @@ class ExperimentTracker:
                                         if event.new_candidate_idx in self.rows else None),
             "cost": self.cost.total,
         }
+        if event.new_candidate_idx in self.rows:  # multi-objective scores of the new candidate, one metric each
+            for name, value in self.rows[event.new_candidate_idx].get("objectives", {}).items():
+                metrics[f"new_candidate_objective/{name}"] = value
         return {self.backend.key(k): float(v) for k, v in metrics.items()
                 if v is not None and math.isfinite(float(v))}
 
@@ -206,6 +210,8 @@ class ExperimentTracker:
         if best_idx is not None and best_idx in self.rows:
             summary["best_idx"] = best_idx
             summary["best_val_score"] = self.rows[best_idx]["val_score"]
+            for name, value in self.rows[best_idx].get("objectives", {}).items():
+                summary[f"best_objective/{name}"] = value
             for name, text in self.rows[best_idx]["instructions"].items():
                 summary[f"best_instructions/{name}"] = text
         if 0 in self.rows:

@@ -116,13 +116,13 @@ def attach(bus: ev.EventBus, optimizer: Any, *, adapter: Any = None) -> Tracking
     """Subscribe the progress bar, report writer and trackers ``optimizer`` asks for to ``bus``.
 
     ``optimizer`` is a :class:`dspy_gepa.GEPA` (its ``tracking_options``, ``log_dir`` and
-    ``get_params()`` are read); ``adapter.save_program`` writes the best-program artifact.
+    ``logged_params()`` are read); ``adapter.save_program`` writes the best-program artifact.
     """
     options = getattr(optimizer, "tracking_options", None) or TrackingOptions()
     for name in ("wandb", "mlflow"):
         if getattr(options, f"use_{name}"):
             require(name, check_only=True)
-    session = TrackingSession(options, log_dir=getattr(optimizer, "log_dir", None), params=optimizer.get_params(),
+    session = TrackingSession(options, log_dir=getattr(optimizer, "log_dir", None), params=optimizer.logged_params(),
                               save_program=adapter.save_program if adapter is not None else None)
     session.subscribe(bus)
     return session

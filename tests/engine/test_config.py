@@ -9,7 +9,7 @@ from dspy_gepa.exceptions import ConfigurationError
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"candidate_selection": "best"}, "candidate_selection must be one of 'pareto', 'current_best'; not 'best'."),
+    ({"candidate_selection": "best"}, "candidate_selection must be one of 'pareto', 'current_best', 'epsilon_greedy', 'top_k_pareto'; not 'best'."),
     ({"component_selector": "random"},
      "component_selector must be one of 'round_robin', 'all', or a callable; not 'random'."),
     ({"minibatch_size": 0}, "minibatch_size must be a positive integer, not 0."),

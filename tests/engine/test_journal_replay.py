@@ -81,3 +81,35 @@ def test_reading_without_payloads_cuts_rollouts_only_where_they_are_laid_out_so(
     assert heads[1:] == [reordered, nested]  # payload not last, or the marker first met in a nested object: whole
     contents = read_journal(path)
     assert [r.feedback for r in contents.rollouts.values()] == [tricky["feedback"], "f", tricky["feedback"]]
+
+
+def test_a_rollout_record_ends_with_its_payload_and_objectives_before_it_are_read():
+
+    from dspy_gepa.engine.adapter import JsonCodec
+    from dspy_gepa.engine.journal import journal_record
+    from dspy_gepa.engine.types import Rollout
+
+    event = ev.RolloutFinished(key=RolloutKey("h", "train", 0), seq=1,
+                               rollout=Rollout(1.0, output={"a": 1}, objectives={"acc": 1.0}, trajectory={"t": 1}))
+    record = journal_record(event, JsonCodec())
+    assert list(record)[-2:] == ["output", "trajectory"]  # readers skip the payload by its place
+    late = {k: v for k, v in record.items() if k != "objectives"} | {"objectives": {"acc": 1.0}}  # older order
+    for rec in (record, late):
+        journal = MemoryJournal()
+        journal.append({"type": "header", "version": 1, "fingerprint": {}})
+        journal.append(rec)
+        assert load(journal).rollouts[RolloutKey("h", "train", 0)].objectives == {"acc": 1.0}
+
+
+def test_objectives_written_after_the_payload_are_read_from_a_file(tmp_path):
+    import json
+
+    from dspy_gepa.engine.journal import FORMAT_VERSION
+
+    rec = {"type": "rollout", "key": ["h", "val", 0], "seq": 1, "score": 1.0, "feedback": None, "error": None,
+           "usage": None, "output": {"x": 1}, "trajectory": None, "objectives": {"acc": 0.5}}
+    path = tmp_path / "journal.jsonl"
+    path.write_text(json.dumps({"type": "header", "version": FORMAT_VERSION, "fingerprint": {}}) + "\n"
+                    + json.dumps(rec) + "\n")
+    assert read_journal(path).rollouts[RolloutKey("h", "val", 0)].objectives == {"acc": 0.5}
+    assert list(read_records(path, payloads=False))[1]["objectives"] == {"acc": 0.5}

@@ -69,7 +69,7 @@ def planner(train_size=12, val_ids=(0, 1, 2, 3), components=("a", "b"), progress
     state = State(component_names=list(components), val_ids=list(val_ids))
     state.add({c: f"Solve {c}." for c in components}, [], dict.fromkeys(val_ids, 0.0), 0, 0, "seed")
     ledger = Ledger(config.max_metric_calls, None, 0)
-    return Planner(config, state, ledger, progress or Progress(), MergeBook(), train_size, list(val_ids))
+    return Planner(config, state, ledger, progress or Progress(), MergeBook(), list(range(train_size)), list(val_ids))
 
 
 @pytest.mark.parametrize("cap,adaptive,recent,expected", [
@@ -93,9 +93,9 @@ def test_the_search_converges_after_a_bounded_run_of_idle_proposals(train_size, 
     """The bound is two epochs of minibatches, and at least 10 proposals."""
     p = planner(train_size=train_size, minibatch_size=minibatch)
     p.progress.consecutive_idle = limit - 1
-    assert p.stop_condition(5) == ""
+    assert p.stop_condition() == ""
     p.progress.consecutive_idle = limit
-    assert p.stop_condition(5) == (f"converged: the last {limit} proposals found every minibatch example already "
+    assert p.stop_condition() == (f"converged: the last {limit} proposals found every minibatch example already "
                                    "perfect, or proposed no new text")
 
 
@@ -107,9 +107,11 @@ def test_stop_callbacks_see_the_state_and_are_named_when_they_stop_the_search():
         return view.i >= 3
 
     p = planner(stop_callbacks=[enough])
-    assert p.stop_condition(2) == ""
-    assert p.stop_condition(3) == "stop condition enough was met"
-    assert seen == [(2, 1), (3, 1)]
+    assert p.stop_condition() == ""  # before the first iteration: i == -1, as in gepa
+    for seq in range(1, 5):
+        p.plan(seq)
+    assert p.stop_condition() == "stop condition enough was met"
+    assert seen == [(-1, 1), (3, 1)]
 
 
 def test_a_reflective_plan_reserves_its_worst_case_and_advances_the_round_robin():

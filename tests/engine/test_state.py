@@ -1,6 +1,6 @@
 """The optimization state (``engine/state.py``): candidates, lineage, screened scores and the parent pool."""
 
-from dspy_gepa.engine.state import State, StateView
+from dspy_gepa.engine.state import State
 from dspy_gepa.engine.types import candidate_hash
 
 
@@ -71,14 +71,3 @@ def test_a_candidate_added_twice_keeps_its_first_index():
     state = state_with({0: 0.0}, {0: 0.5}, val_ids=(0,))
     again = state.add({"a": "a1"}, [0], {0: 0.5}, 3, 2, "reflective")
     assert again == 2 and state.index_by_hash[candidate_hash({"a": "a1"})] == 1
-
-
-def test_state_view_offers_gepa_names_as_copies():
-    state = state_with({0: 0.0, 1: 1.0}, {0: 1.0, 1: 1.0}, val_ids=(0, 1), components=("a", "b"))
-    view = StateView(state, iteration=7)
-    assert view.i == 7 and view.list_of_named_predictors == view.component_names == ["a", "b"]
-    assert view.parent_program_for_candidate == [[None], [0]]
-    assert view.program_full_scores_val_set == view.per_program_tracked_scores == [0.5, 1.0]
-    view.program_candidates[0]["a"] = "changed"
-    view.prog_candidate_val_subscores[0][0] = 9.0
-    assert state.candidates[0]["a"] == "a0" and state.val_scores[0][0] == 0.0

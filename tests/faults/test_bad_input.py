@@ -268,8 +268,8 @@ def test_program_without_predictors():
         def forward(self, word):
             return dspy.Prediction(color="red")
 
-    with pytest.raises(ConfigurationError, match="NoPredictors has no dspy.Predict modules, so GEPA has no "
-                                                 "instructions to optimize"):
+    with pytest.raises(ConfigurationError, match=r"NoPredictors has no dspy.Predict modules \(nor dspy.Flex parts\), "
+                                                 "so GEPA has nothing to optimize"):
         compile_with(student=NoPredictors())
 
 

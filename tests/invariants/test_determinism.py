@@ -51,3 +51,22 @@ def test_same_seed_same_result_any_thread_count(threads):
 def test_concurrent_proposals_give_the_same_result_for_any_thread_count():
     assert compile_key(1, seed=5, concurrency=3) == compile_key(4, seed=5, concurrency=3) \
         == compile_key(16, seed=5, concurrency=3)
+
+
+def test_proposals_sampled_as_one_iteration_give_the_same_result_for_any_thread_count():
+    """gepa's sampling and selection strategies: a group of proposals starts together and waits for the whole
+    group before selection; neither may show thread timing."""
+    from gepa.strategies.proposal_sampling import PxNSampling
+    from gepa.strategies.proposal_selection import BestImprovement
+
+    train, val = split()
+
+    def go(n):
+        with dspy.context(lm=task_lm()):
+            r = GEPA(metric=metric, max_metric_calls=200, reflection_lm=reflection_lm(), track_stats=True,
+                     num_threads=n, seed=5, gepa_kwargs={"sampling_strategy": PxNSampling(2, 2),
+                                                         "selection_strategy": BestImprovement()}
+                     ).compile(TwoStep(), trainset=train, valset=val).detailed_results
+        return r.candidate_texts, r.parents, r.val_subscores, r.total_metric_calls, [p["status"] for p in r.proposals]
+
+    assert go(1) == go(8)

@@ -12,7 +12,8 @@ def run_gepa(log_dir=None, *, budget=150, program=None, task=None, **kw):
     train, val = split()
     with dspy.context(lm=task or task_lm()):
         kw.setdefault("reflection_lm", reflection_lm())
-        return GEPA(metric=metric, max_metric_calls=budget, track_stats=True, log_dir=log_dir, **kw).compile(
+        kw.setdefault("metric", metric)
+        return GEPA(max_metric_calls=budget, track_stats=True, log_dir=log_dir, **kw).compile(
             program or TwoStep(), trainset=train, valset=val)
 
 

@@ -144,3 +144,16 @@ def test_compatible_with_mlflow_dspy_autolog(mlflow_store):
     assert run.data.metrics["gepa/best_val_score"] == pytest.approx(r.val_aggregate_scores[r.best_idx])
     paths = {f.path for f in client.list_artifacts(run.info.run_id)}
     assert "best_model.json" in paths and "gepa" in paths
+
+
+def test_multi_objective_scores_are_logged(mlflow_store, tmp_path):
+    from ..conformance.test_objectives import metric as objective_metric
+
+    uri, client = mlflow_store
+    run_gepa(tmp_path / "log", use_mlflow=True, mlflow_tracking_uri=uri, mlflow_experiment_name="gepa-objectives",
+             metric=objective_metric)
+    (run,) = runs_of(client, "gepa-objectives")
+    assert history(client, run.info.run_id, "gepa/new_candidate_objective/warm")
+    assert {"gepa/best_objective/correct", "gepa/best_objective/warm"} <= set(run.data.metrics)
+    row = json.loads(artifact_text(client, run.info.run_id, "gepa/candidates/0000.json", tmp_path))
+    assert set(row["objectives"]) == {"correct", "warm"}

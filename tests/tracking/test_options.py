@@ -1,4 +1,4 @@
-"""Tracking keywords on GEPA, the same options through gepa_kwargs, and what get_params shows."""
+"""Tracking keywords on GEPA, the same options through gepa_kwargs, and what logged_params shows."""
 
 import sys
 
@@ -45,9 +45,9 @@ def test_bad_values(kw, match):
         make(**kw)
 
 
-def test_get_params_has_the_new_options_without_credentials():
+def test_logged_params_have_the_new_options_without_credentials():
     params = make(mlflow_tracking_uri="https://alice:s3cr3t-pw@mlflow.example.com/api", progress=False,
-                  wandb_api_key="wandb-SECRET", tracking_key_prefix="g/").get_params()
+                  wandb_api_key="wandb-SECRET", tracking_key_prefix="g/").logged_params()
     assert params["mlflow_tracking_uri"] == "https://mlflow.example.com/api"
     assert params["progress"] is False and params["tracking_key_prefix"] == "g/"
     for value in params.values():

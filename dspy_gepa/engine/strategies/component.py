@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dspy_gepa.engine.state import State, StateView
+from dspy_gepa.engine.state import State
 from dspy_gepa.engine.strategies._base import ComponentSelector
 
 
@@ -28,15 +28,16 @@ COMPONENT_SELECTORS: dict[str, ComponentSelector] = {"round_robin": select_round
 def call_custom_selector(
     selector: Callable[..., Any],
     state: State,
-    iteration: int,
+    view: Any,
     trajectories: list[Any],
     scores: list[float],
     parent: int,
 ) -> list[str]:
-    """Call a user selector with the keyword arguments ``dspy.GEPA``'s selectors receive, and check
-    that it named existing components."""
+    """Call a user selector with the keyword arguments ``dspy.GEPA``'s selectors receive (``view`` is the
+    :class:`~dspy_gepa.engine.view.StateView` it gets as ``state``; gepa's own selector objects work too), and
+    check that it named existing components."""
     chosen = selector(
-        state=StateView(state, iteration),
+        state=view,
         trajectories=trajectories,
         subsample_scores=scores,
         candidate_idx=parent,

@@ -202,7 +202,8 @@ def _candidate_html(run: RunView, c: CandidateView, best: int | None, front: dic
     if c.idx in front:
         tags += f'<span class="tag front">Pareto front: best on {front[c.idx]}</span>'
     parents = " + ".join(f'<a href="#cand-{p}">#{p}</a>' for p in c.parents) or "none (seed)"
-    facts = (f'<p class="muted">validation {fmt_score(c.val_mean)} · parents {parents} · found at '
+    objectives = "".join(f" · {escape(name)} {fmt_score(value)}" for name, value in sorted(c.objectives.items()))
+    facts = (f'<p class="muted">validation {fmt_score(c.val_mean)}{objectives} · parents {parents} · found at '
              f"{c.discovered_at:,} metric calls" + (f" · cost so far {escape(fmt_cost(c.cost_at))}" if c.cost_at is not None
                                                     else "") + f" · proposal {c.seq}</p>")
     commit = run.commit_for(c.seq)

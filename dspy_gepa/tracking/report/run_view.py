@@ -36,6 +36,7 @@ class CandidateView:
     discovered_at: int
     val_scores: dict[int, float]
     cost_at: float | None = None
+    objectives: dict[str, float] = field(default_factory=dict)  # mean per objective (multi-objective metrics)
 
 
 @dataclass
@@ -142,6 +143,12 @@ def mean(xs: Sequence[float] | None) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
+def _objectives(record: dict[str, Any]) -> dict[str, float]:
+    """A candidate record's objective means (absent for single-objective metrics)."""
+    raw = record.get("objectives")
+    return {str(k): _float(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
 def _float(value: Any) -> float:
     try:
         return float(value)
@@ -206,7 +213,7 @@ def _fold(run: RunView, record: dict[str, Any], meter: CostMeter, candidates: di
             parents=[int(p) for p in record.get("parents") or [] if p is not None],
             seq=int(record.get("seq", -1)), kind=str(record.get("kind", "")),
             val_mean=_float(record.get("val_mean")), discovered_at=int(record.get("discovered_at") or 0),
-            val_scores=scores, cost_at=meter.total)
+            val_scores=scores, cost_at=meter.total, objectives=_objectives(record))
     elif kind == "validated":
         try:
             view = candidates[int(record["idx"])]
@@ -214,6 +221,7 @@ def _fold(run: RunView, record: dict[str, Any], meter: CostMeter, candidates: di
             return
         view.val_scores = {int(k): _float(v) for k, v in (record.get("val_scores") or {}).items()}
         view.val_mean = _float(record.get("val_mean"))
+        view.objectives = _objectives(record) or view.objectives
     elif kind == "commit":
         commits[int(record.get("seq", len(commits)))] = record
     elif kind == "run_finished":

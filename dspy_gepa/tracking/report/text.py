@@ -27,6 +27,8 @@ def render_text(run: RunView, *, instructions: bool = True, width: int = 100) ->
     improvement = f", {best.val_mean - seed.val_mean:+.3f} over the seed" if seed and best.idx != seed.idx else ""
     lines.append(f"Best: #{best.idx}, validation {fmt_score(best.val_mean)}{improvement}"
                  + (f" (seed {fmt_score(seed.val_mean)})" if seed else ""))
+    if best.objectives:
+        lines.append("Objectives of the best: " + ", ".join(f"{k} {fmt_score(v)}" for k, v in sorted(best.objectives.items())))
     budget = f" of {run.max_metric_calls:,}" if run.max_metric_calls else ""
     cost = f" · cost {fmt_cost(run.cost)}" if run.cost is not None else ""
     lines.append(f"Metric calls: {run.metric_calls:,}{budget} · candidates: {len(run.candidates)} · "

@@ -5,6 +5,7 @@ import pytest
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.state import State
 from dspy_gepa.engine.strategies import call_custom_selector, select_all, select_round_robin
+from dspy_gepa.engine.view import StateView
 
 from ..fakes import run
 
@@ -63,11 +64,12 @@ def selector_returning(value):
 
 def test_a_custom_selector_may_return_one_name_or_a_list():
     state = three_components()
-    assert call_custom_selector(selector_returning("b"), state, 1, [], [], 0) == ["b"]
-    assert call_custom_selector(selector_returning(("c", "a")), state, 1, [], [], 0) == ["c", "a"]
+    assert call_custom_selector(selector_returning("b"), state, StateView(state, 1), [], [], 0) == ["b"]
+    assert call_custom_selector(selector_returning(("c", "a")), state, StateView(state, 1), [], [], 0) == ["c", "a"]
 
 
 @pytest.mark.parametrize("value", [["z"], [], None, ["a", "z"]])
 def test_a_custom_selector_naming_no_known_component_is_refused(value):
     with pytest.raises(ValueError, match=r"must return a non-empty list of component names from \['a', 'b', 'c'\]"):
-        call_custom_selector(selector_returning(value), three_components(), 1, [], [], 0)
+        state = three_components()
+        call_custom_selector(selector_returning(value), state, StateView(state, 1), [], [], 0)
