@@ -3,11 +3,15 @@
 Provider errors sometimes echo the key they refused, and a program's LMs may carry an API key or an
 ``Authorization`` header. Text that leaves the process — error messages (and the exceptions they chain
 to), journal records, log lines, tracker values, prompts to the reflection LM — goes through
-:func:`redact`: values shaped like credentials are masked, and so are the exact values of environment
-variables named like secrets (``OPENAI_API_KEY``, ``GEMINI_API_KEY``, ``HF_TOKEN``, ...), which have no
-telltale shape. Saved programs go through :func:`scrub_state`, which masks values stored under
-secret-looking keys (``api_key``, ``Authorization`` headers) and nothing else, so instructions are
-never altered.
+:func:`redact`: values shaped like credentials are masked, and so are exact values that have no
+telltale shape (an Azure key is plain hex): those of environment variables named like secrets
+(``OPENAI_API_KEY``, ``GEMINI_API_KEY``, ``HF_TOKEN``, ...) and the credentials of every LM the process
+has seen (:func:`remember_secrets`, fed as LMs are called: a judge LM inside the metric is known only
+then). Saved programs go through :func:`scrub_state`, which masks values stored under secret-looking keys
+(``api_key``, ``Authorization`` headers) and nothing else, so instructions are never altered.
+
+Every pattern takes time linear in the text: failed rollouts' errors embed whole LM replies, and a
+degenerate reply (64k times "a") must not stall the run.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -26,15 +31,32 @@ _SECRET_VALUE = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{6,}"), r"\1 ***"),
     (re.compile(r"(?i)((?:api[_-]?key|token|secret|password|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
      r"\1***"),
-    (re.compile(r"(?i)(\w+://)[^/\s:@]+:[^/\s@]+@"), r"\1***@"),
+    # user:password@ in a URL. The scheme is bounded and starts where no scheme character precedes it, so a
+    # long run of letters is not rescanned from every position.
+    (re.compile(r"(?<![A-Za-z0-9+.\-])([A-Za-z][A-Za-z0-9+.\-]{0,31}://)[^/\s:@]+:[^/\s@]+@"), r"\1***@"),
 ]
 #: Environment values shorter than this are not treated as secrets (flags such as TOKENIZERS_PARALLELISM=true).
 _MIN_SECRET_LENGTH = 12
+#: Credentials of the LMs seen in this process (:func:`remember_secrets`); replaced whole, never mutated, so
+#: threads read it without a lock.
+_remembered: frozenset[str] = frozenset()
+_remember_lock = threading.Lock()
+
+
+def remember_secrets(values: Iterable[Any]) -> None:
+    """Mask these values in everything :func:`redact` sees from now on, in this process."""
+    global _remembered
+    new = {v for v in values if isinstance(v, str) and len(v) >= _MIN_SECRET_LENGTH} - _remembered
+    if new:
+        with _remember_lock:
+            _remembered = _remembered | new
 
 
 def known_secrets(extra: Iterable[Any] = ()) -> list[str]:
-    """Values of environment variables named like secrets, plus ``extra`` strings; longest first."""
+    """Values of environment variables named like secrets, the remembered LM credentials, plus ``extra``
+    strings; longest first."""
     values = {v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LENGTH}
+    values |= _remembered
     values |= {v for v in extra if isinstance(v, str) and len(v) >= _MIN_SECRET_LENGTH}
     return sorted(values, key=len, reverse=True)
 

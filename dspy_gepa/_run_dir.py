@@ -5,6 +5,10 @@ tracker state) and the CLI agree on them. Files other than the append-only journ
 to a temporary file in the same directory, then renamed over the old one, so a reader (or a run killed
 mid-write) only ever sees a complete file; :func:`remove_stale_temp_files` deletes what such a killed
 write left behind.
+
+A ``log_dir`` has one writer at a time: :class:`WriterLock` (an exclusive ``flock`` on :data:`LOCK`, held
+for the whole run). The operating system releases it when the process dies, however it dies, so a lock
+left by a killed run never blocks the next one; a second writer is refused with the holder's process id.
 """
 
 from __future__ import annotations
@@ -12,9 +16,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from dspy_gepa.exceptions import JournalError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +40,8 @@ REPORT = "report.html"
 TRACKING_STATE = "tracking.json"
 #: Creating this file stops the search gracefully (the best program found so far is returned), as with dspy.GEPA.
 STOP_FILE = "gepa.stop"
+#: Locked by the run writing the ``log_dir`` (:class:`WriterLock`); holds that process's id and host.
+LOCK = "run.lock"
 
 _TEMP_PREFIX = "."
 
@@ -69,3 +83,67 @@ def remove_stale_temp_files(log_dir: str | os.PathLike) -> None:
             logger.debug("Removing %s, left by an interrupted run.", path)
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+#: Descriptors of the locks this process holds: a child made by ``fork`` closes its copies at once, so a
+#: lock lives exactly as long as the process that took it.
+_held: set[int] = set()
+
+
+def _close_inherited_locks() -> None:
+    for fd in _held:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
+
+
+class WriterLock:
+    """The exclusive lock of a ``log_dir``'s writer (see the module docstring).
+
+    :meth:`acquire` raises :class:`JournalError` naming the process that holds it. Once it is held, the
+    temporary files an earlier writer left behind are removed (no other writer can be writing them).
+    Where ``flock`` does not exist (Windows) nothing is locked, with a warning."""
+
+    def __init__(self, log_dir: str | os.PathLike):
+        self.log_dir = Path(log_dir)
+        self.path = self.log_dir / LOCK
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        if fcntl is None:
+            logger.warning("%s cannot be locked on this platform: make sure no other run writes it at the same "
+                           "time.", self.log_dir)
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = os.read(fd, 200).decode("utf-8", errors="replace").split()
+            finally:
+                os.close(fd)
+            pid, host = (holder + ["?", "?"])[:2]
+            who = f"process {pid} on {host}" + (" (this process)" if pid == str(os.getpid()) else "")
+            raise JournalError(
+                f"log_dir={str(self.log_dir)!r} is in use by another GEPA run ({who}). Two runs writing one journal "
+                "would make it unreadable: wait for that run to end, or use another log_dir.") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        with contextlib.suppress(OSError):  # who holds the lock is only for other writers' messages
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+        self._fd = fd
+        _held.add(fd)
+        remove_stale_temp_files(self.log_dir)
+
+    def release(self) -> None:
+        """Closing the descriptor releases the lock; the file stays (deleting it would race a new writer)."""
+        if self._fd is not None:
+            _held.discard(self._fd)
+            os.close(self._fd)
+            self._fd = None

@@ -12,7 +12,7 @@ import dspy
 from dspy.teleprompt.teleprompt import Teleprompter
 
 from dspy_gepa import _options
-from dspy_gepa._run_dir import BEST_PROGRAM, JOURNAL, STOP_FILE, remove_stale_temp_files, write_atomically
+from dspy_gepa._run_dir import BEST_PROGRAM, JOURNAL, STOP_FILE, write_atomically
 from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits, inputs
 from dspy_gepa.dspy_adapter.feedback import check_metric_signature, metric_name
 from dspy_gepa.dspy_adapter.flex import flex_parts
@@ -414,7 +414,6 @@ class _BestProgramSaver:
     def __init__(self, adapter: DspyAdapter, log_dir: Path):
         self.adapter = adapter
         self.path = log_dir / BEST_PROGRAM
-        remove_stale_temp_files(log_dir)
 
     def __call__(self, event: ev.Event) -> None:
         if not isinstance(event, ev.BestChanged):

@@ -14,7 +14,7 @@ from typing import Any
 
 import dspy
 
-from dspy_gepa._redact import lm_secrets, redact, scrub_saved_program
+from dspy_gepa._redact import lm_secrets, redact, remember_secrets, scrub_saved_program
 from dspy_gepa.dspy_adapter import codec, flex
 from dspy_gepa.dspy_adapter.feedback import call_metric, default_feedback, score_rollout
 from dspy_gepa.dspy_adapter.reflective import (
@@ -27,7 +27,7 @@ from dspy_gepa.dspy_adapter.reflective import (
 from dspy_gepa.dspy_adapter.trace import TraceEntry, Trajectory, run_with_trace, watch_parse_failures
 from dspy_gepa.engine.types import Candidate, EvaluationBatch, Rollout
 from dspy_gepa.engine.usage import merge
-from dspy_gepa.lms import CallRecorder, Prices, raise_if_infrastructure, record_lm_calls
+from dspy_gepa.lms import CallRecorder, Prices, raise_if_infrastructure, record_lm_calls, watch_lms
 from dspy_gepa.proposers import CodeProposer, InstructionProposer
 
 logger = logging.getLogger(__name__)
@@ -90,10 +90,11 @@ class DspyAdapter:
         self._programs: dict[tuple, dspy.Module] = {}
         self._cache_size = program_cache_size
         self._lock = threading.Lock()
+        remember_secrets(self.secrets())
 
     def secrets(self) -> list[str]:
         """Credentials the run's LMs carry (API keys, Authorization headers): masked wherever they might
-        appear in what GEPA writes."""
+        appear in what GEPA writes (remembered at construction; a judge LM's are learned as it is called)."""
         lms = [p.lm for _, p in self.student.named_predictors()] + [dspy.settings.lm, self.reflection_lm]
         return [s for lm in lms if lm is not None for s in lm_secrets(lm)]
 
@@ -277,7 +278,7 @@ class DspyAdapter:
                            "rewrites the dspy.Flex sources %s (pass code_proposer=... to use your own).", code)
         texts: dict[str, str] = {}
         try:
-            with self._recording("reflection"), dspy.context(lm=lm):
+            with self._recording("reflection"), dspy.context(lm=lm), watch_lms():
                 if code:
                     texts.update(self.code_proposer(
                         candidate=dict(candidate), reflective_dataset=reflective_dataset, components_to_update=code,

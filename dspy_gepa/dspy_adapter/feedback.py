@@ -1,4 +1,8 @@
-"""The feedback metric: calling it, and reading what it returns."""
+"""The feedback metric: calling it, and reading what it returns.
+
+The metric runs with its LM calls watched (:func:`~dspy_gepa.lms.recording.watch_lms`): a judge LM's
+credentials are masked from then on, and its outage is reported as the judge's.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import dspy
 from dspy_gepa._redact import redact
 from dspy_gepa.exceptions import MetricError
 from dspy_gepa.lms.errors import raise_if_infrastructure
+from dspy_gepa.lms.recording import watch_lms
 
 METRIC_SIGNATURE = "metric(gold, pred, trace=None, pred_name=None, pred_trace=None)"
 
@@ -69,15 +74,27 @@ def _plain_number(value: Any) -> Any:
     return value
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut short: a metric's value can be a number with thousands of digits."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's limit for converting to text
+        return f"<an {type(value).__name__} of {value.bit_length()} bits>"
+    return text if len(text) <= 200 else f"{text[:100]}...<{len(text) - 110} more characters>...{text[-10:]}"
+
+
 def _as_score(value: Any, metric: Callable[..., Any], context: str) -> float:
     value = _plain_number(value)
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, numbers.Real):
-        score = float(value)
+        try:
+            score = float(value)
+        except OverflowError:  # a huge int or Fraction
+            score = math.inf
         if math.isfinite(score):
             return score
-        raise MetricError(f"Metric {metric_name(metric)} returned the score {value!r} {context}; scores must be "
+        raise MetricError(f"Metric {metric_name(metric)} returned the score {_shown(value)} {context}; scores must be "
                           "finite numbers. Make it return a float such as 0.0 for a failure.")
     raise MetricError(f"Metric {metric_name(metric)} returned a score of type {type(value).__name__} ({value!r:.200}) "
                       f"{context}; expected a number. Return a float, or ScoreWithFeedback(score=..., feedback=...).")
@@ -153,7 +170,8 @@ def declares(metric: Callable[..., Any], parameter: str) -> bool:
 
 def _invoke(metric: Callable[..., Any], args: tuple, kwargs: dict[str, Any], context: str) -> Any:
     try:
-        return metric(*args, **kwargs)
+        with watch_lms():
+            return metric(*args, **kwargs)
     except MetricError:
         raise
     except Exception as exc:

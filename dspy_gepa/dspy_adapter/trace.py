@@ -5,7 +5,8 @@ appends ``(predictor, inputs, prediction)`` to). A call whose output fails to pa
 reaches the trace; for those, :func:`watch_parse_failures` gives each predictor of the programs the
 adapter builds (never the user's student) a subclass of its own class whose ``forward`` notes an
 ``AdapterParseError`` passing through, with the predictor's name, inputs and raw reply, also when the
-program catches it.
+program catches it. Any other error passing through is noted with the predictor's LM, so an LM outage
+names the LM that failed.
 
 Each watched predictor carries its component name as a plain attribute. A copy of a predictor made
 inside ``forward`` (``dspy.BestOfN``, ``dspy.Refine`` and user code deep-copy predictors and give the
@@ -25,6 +26,8 @@ from typing import Any
 
 import dspy
 from dspy.utils.exceptions import AdapterParseError
+
+from dspy_gepa.lms.errors import note_raised_by
 
 
 @dataclass
@@ -83,12 +86,18 @@ def _watched_class(cls: type) -> type:
         except AdapterParseError as exc:
             _note_failure(self, kwargs, exc)
             raise
+        except Exception as exc:  # an LM outage names the LM this predictor called
+            note_raised_by(exc, kwargs.get("lm") or self.lm or dspy.settings.lm)
+            raise
 
     async def aforward(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super(watched, self).aforward(*args, **kwargs)
         except AdapterParseError as exc:
             _note_failure(self, kwargs, exc)
+            raise
+        except Exception as exc:  # an LM outage names the LM this predictor called
+            note_raised_by(exc, kwargs.get("lm") or self.lm or dspy.settings.lm)
             raise
 
     watched = type(cls.__name__, (cls,), {"forward": forward, "aforward": aforward, "__module__": cls.__module__,

@@ -9,6 +9,7 @@ JSON can rely on the identity defaults of :class:`JsonCodec`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -55,9 +56,26 @@ class JsonCodec:
 
     def example_fingerprint(self, example: Any) -> str:
         try:
-            return json.dumps(example, sort_keys=True, default=repr)
+            return json.dumps(example, sort_keys=True, default=stable_repr)
         except TypeError:
-            return repr(example)
+            return stable_repr(example)
+
+
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+
+
+def stable_repr(value: Any) -> str:
+    """``repr(value)`` without what changes from one process to the next, for data fingerprints that must
+    match after a restart: sets (whose order follows the process's hash seed) are listed sorted, memory
+    addresses (``<Foo object at 0x7f...>``) are dropped."""
+    if isinstance(value, set | frozenset):
+        return f"{type(value).__name__}([{', '.join(sorted(stable_repr(v) for v in value))}])"
+    if type(value) in (list, tuple):
+        inner = ", ".join(stable_repr(v) for v in value)
+        return f"[{inner}]" if type(value) is list else f"({inner}{',' if len(value) == 1 else ''})"
+    if type(value) is dict:
+        return "{" + ", ".join(f"{stable_repr(k)}: {stable_repr(v)}" for k, v in value.items()) + "}"
+    return _ADDRESS.sub("", repr(value))
 
 
 def codec_of(adapter: Any) -> Any:

@@ -5,11 +5,18 @@ depends on thread timing. Committing pays the proposal's rollouts and reflection
 or completes candidates, emits the events subscribers see, and keeps the counters the planner reads
 (:class:`Progress`): the failure streak that stops a run whose reflections are unusable, the idle streak
 that ends a converged search, recent acceptances, and when a merge is due.
+
+No spin: a search that stops spending metric calls must end, however its proposals interleave. Unusable
+and idle proposals break each other's streaks, so a third streak counts the reflective proposals in a
+row that spent no metric call, whatever their status; at ``idle_limit + max_consecutive_failures`` of
+them the search ends — with :class:`ReflectionError` if ``max_consecutive_failures`` of them were
+unusable reflections, else as converged (:meth:`Progress.converged`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,22 +33,43 @@ from dspy_gepa.exceptions import ConfigurationError, ProgramError, ReflectionErr
 logger = logging.getLogger(__name__)
 
 
+def idle_limit(train_size: int, minibatch_size: int) -> int:
+    """Idle proposals in a row (every minibatch example already perfect, no new text) after which the
+    search has converged: enough to have seen every training example about twice."""
+    return max(10, 2 * math.ceil(train_size / minibatch_size))
+
+
 @dataclass
 class Progress:
-    """What committed proposals tell the planner."""
+    """What committed proposals tell the planner. ``unpaid`` lists the latest reflective proposals in a
+    row that spent no metric call (see the module docstring); it ends the search at ``unpaid_limit``."""
 
+    idle_limit: int = 10
+    unpaid_limit: int = 15
     last_commit_added: bool = False
     consecutive_failures: list[str] = field(default_factory=list)
     consecutive_idle: int = 0
+    unpaid: list[str] = field(default_factory=list)
+    unpaid_failures: int = 0
     recent_outcomes: list[bool] = field(default_factory=list)
     tried: dict[str, int] = field(default_factory=dict)  # candidate hash -> the commit that first tried it
     proposals: list[dict[str, Any]] = field(default_factory=list)
     discovery_costs: list[float] = field(default_factory=list)
 
+    def converged(self) -> str:
+        """Why the search has converged (empty: it has not)."""
+        if self.consecutive_idle >= self.idle_limit:
+            return (f"converged: the last {self.consecutive_idle} proposals found every minibatch example already "
+                    "perfect, or proposed no new text")
+        if len(self.unpaid) >= self.unpaid_limit:
+            return (f"converged: the last {len(self.unpaid)} proposals spent no metric call ({self.unpaid_failures} "
+                    "of them with an unusable reflection, the others finding nothing new to try)")
+        return ""
+
 
 class Committer:
     def __init__(self, state: State, ledger: Ledger, rollouts: Rollouts, merge_book: MergeBook, bus: ev.EventBus, *,
-                 use_merge: bool, max_merge_invocations: int, max_consecutive_failures: int):
+                 use_merge: bool, max_merge_invocations: int, max_consecutive_failures: int, idle_limit: int = 10):
         self.state = state
         self.ledger = ledger
         self.rollouts = rollouts
@@ -50,7 +78,7 @@ class Committer:
         self.use_merge = use_merge
         self.max_merge_invocations = max_merge_invocations
         self.max_consecutive_failures = max_consecutive_failures
-        self.progress = Progress()
+        self.progress = Progress(idle_limit=idle_limit, unpaid_limit=idle_limit + max_consecutive_failures)
 
     def commit(self, run: Run, commit_no: int) -> None:
         plan, outcome = run.plan, run.outcome
@@ -82,7 +110,7 @@ class Committer:
                 new_idx = self._add(plan, outcome, discovered_at, replayed)
         if plan.kind == "seed":
             self._check_seed(run)
-        self._bookkeep(plan, outcome, new_idx)
+        self._bookkeep(plan, outcome, new_idx, spent=len(paid))
         logger.info("Proposal %d (%s, parents %s): %s%s", plan.seq, plan.kind, plan.parent_ids, outcome.status,
                     f" -> candidate #{new_idx}, validation {state.mean(new_idx):.4f}" if new_idx is not None
                     else (f" ({outcome.reason})" if outcome.reason else ""))
@@ -147,12 +175,18 @@ class Committer:
                 "must name what the program's forward takes) first: GEPA cannot learn from a program that never "
                 "produces an output.")
 
-    def _bookkeep(self, plan: Plan, outcome: ProposalOutcome, new_idx: int | None) -> None:
+    def _bookkeep(self, plan: Plan, outcome: ProposalOutcome, new_idx: int | None, *, spent: int) -> None:
         progress = self.progress
         added_by_reflection = plan.kind == "reflective" and new_idx is not None
         progress.last_commit_added = added_by_reflection
         if added_by_reflection and self.use_merge and self.merge_book.attempts < self.max_merge_invocations:
             self.merge_book.due += 1
+        if spent:
+            progress.unpaid.clear()
+            progress.unpaid_failures = 0
+        elif plan.kind == "reflective":
+            progress.unpaid.append(f"proposal {plan.seq}: {outcome.status}: {outcome.reason}")
+            progress.unpaid_failures += not outcome.usable
         if plan.kind != "reflective":
             return
         progress.recent_outcomes.append(new_idx is not None)
@@ -168,11 +202,19 @@ class Committer:
 
     def _check_failures(self) -> None:
         limit = self.max_consecutive_failures
-        failures = self.progress.consecutive_failures
+        progress = self.progress
+        failures = progress.consecutive_failures
         if len(failures) >= limit:
-            listing = "\n  ".join(failures[-limit:])
-            raise ReflectionError(
-                f"{limit} proposals in a row produced no usable candidate, so the run stops instead of returning "
-                f"an unoptimized program as if it were optimized:\n  {listing}\n"
-                "Check the reflection LM (key, model name, max_tokens large enough for a whole instruction) or the "
-                "custom instruction_proposer. Everything paid for so far is kept in log_dir, if one was given.")
+            self._reflection_error(f"{limit} proposals in a row produced no usable candidate", failures[-limit:])
+        if len(progress.unpaid) >= progress.unpaid_limit and progress.unpaid_failures >= limit:
+            self._reflection_error(
+                f"{progress.unpaid_failures} of the last {len(progress.unpaid)} proposals produced no usable "
+                "candidate, and none of them spent a metric call", progress.unpaid)
+
+    @staticmethod
+    def _reflection_error(what: str, listing: list[str]) -> None:
+        lines = "\n  ".join(listing)
+        raise ReflectionError(
+            f"{what}, so the run stops instead of returning an unoptimized program as if it were optimized:\n  "
+            f"{lines}\nCheck the reflection LM (key, model name, max_tokens large enough for a whole instruction) "
+            "or the custom instruction_proposer. Everything paid for so far is kept in log_dir, if one was given.")

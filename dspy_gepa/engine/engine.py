@@ -34,7 +34,7 @@ from dspy_gepa._run_dir import JOURNAL
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.adapter import codec_of
 from dspy_gepa.engine.budget import budget_plan
-from dspy_gepa.engine.commit import Committer
+from dspy_gepa.engine.commit import Committer, idle_limit
 from dspy_gepa.engine.config import EngineConfig
 from dspy_gepa.engine.journal import FileJournal, JournalRecorder, check_fingerprint, load, run_fingerprint
 from dspy_gepa.engine.ledger import Ledger, final_reserve
@@ -122,7 +122,8 @@ class Engine:
         self.reflector = Reflector(adapter, self.rollouts, self.bus, on_ready=self._resume_later)
         self.committer = Committer(self.state, self.ledger, self.rollouts, self.merge_book, self.bus,
                                    use_merge=config.use_merge, max_merge_invocations=config.max_merge_invocations,
-                                   max_consecutive_failures=config.max_consecutive_failures)
+                                   max_consecutive_failures=config.max_consecutive_failures,
+                                   idle_limit=idle_limit(len(self.trainset), config.minibatch_size))
         self.planner = Planner(config, self.state, self.ledger, self.committer.progress, self.merge_book,
                                self.trainset, self.val_ids)
         self.judge = GroupJudge(acceptance_criterion(config.acceptance), config.selection, self.planner.view)
@@ -150,9 +151,12 @@ class Engine:
         return fingerprint
 
     def _open_journal(self) -> bool:
+        """Lock ``log_dir`` (before anything is read or spent), load and check its journal, open it for appends."""
         if self.log_dir is None:
             return False
         backend = FileJournal(self.log_dir / JOURNAL)
+        backend.lock()
+        self._journal = JournalRecorder(backend, self.codec)
         contents = load(backend, val_outputs=self.config.keep_val_outputs)
         if contents.header is not None:
             # How the seed was validated is the first session's decision (a resumed run may have another budget).
@@ -162,7 +166,6 @@ class Engine:
             check_fingerprint(contents.header.get("fingerprint", {}), fingerprint, backend.path)
         self.rollouts.journal = contents
         backend.open()
-        self._journal = JournalRecorder(backend, self.codec)
         self._journal.start(fingerprint, contents)
         self.bus.subscribe(self._journal, critical=True)
         return contents.header is not None and contents.num_records > 1
@@ -170,7 +173,14 @@ class Engine:
     # ------------------------------------------------------------------ running
 
     def run(self) -> EngineResult:
-        resumed = self._open_journal()
+        """Run the optimization; the journal (and the ``log_dir`` lock) is closed however the run ends."""
+        try:
+            return self._run(self._open_journal())
+        finally:
+            if self._journal is not None:
+                self._journal.close()
+
+    def _run(self, resumed: bool) -> EngineResult:
         journal = self.rollouts.journal
         if resumed:
             logger.info("Resuming from %s: %d recorded rollouts and %d reflections will be replayed without LM "
@@ -181,12 +191,7 @@ class Engine:
                 f"max_metric_calls={cfg.max_metric_calls} cannot pay for validating the seed program on the "
                 f"{len(self.valset)} validation examples. Raise the budget or use a smaller valset.")
         # One short call to each LM before anything is spent, so a bad key or model fails now.
-        try:
-            preflight_usage = self.preflight() if self.preflight is not None else None
-        except BaseException:
-            if self._journal is not None:
-                self._journal.close()
-            raise
+        preflight_usage = self.preflight() if self.preflight is not None else None
         plan_text = budget_plan(cfg.max_metric_calls, len(self.trainset), len(self.valset), cfg.minibatch_size,
                                 len(self.planner.screen or self.valset))
         logger.info(plan_text)
@@ -239,8 +244,6 @@ class Engine:
         self.bus.emit(ev.RunFinished(best_idx=best, best_val_mean=state.mean(best), total_metric_calls=used,
                                      num_candidates=len(state.candidates),
                                      num_full_val_evals=state.num_full_val_evals, stop_reason=self.stop_reason))
-        if self._journal is not None:
-            self._journal.close()
         return EngineResult(state, used, self.stop_reason, self.rollouts.results, self.ledger.spent,
                             progress.proposals, progress.discovery_costs)
 

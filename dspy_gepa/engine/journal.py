@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import orjson
 
 from dspy_gepa._redact import redact
-from dspy_gepa._run_dir import JOURNAL
+from dspy_gepa._run_dir import JOURNAL, WriterLock
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.types import RolloutKey, candidate_hash
 from dspy_gepa.exceptions import JournalError, JournalMismatchError
@@ -113,13 +113,24 @@ def parse_line(line: bytes) -> Any:
 class FileJournal:
     """An append-only JSON-lines file. Reading tolerates a torn last line (the process died mid-write;
     it is kept in ``torn_tail``); any other corrupt line is an error, since the records after it could
-    not be trusted. :meth:`open` drops a torn tail before the first append."""
+    not be trusted.
+
+    Writing: :meth:`lock` takes the ``log_dir``'s writer lock (:class:`~dspy_gepa._run_dir.WriterLock`),
+    so a second run on the same ``log_dir`` is refused before it reads or spends anything; :meth:`open`
+    (under the lock) drops a torn tail and opens the file for appends; :meth:`close` releases the lock.
+    Each record is one unbuffered write of a whole line. When a write fails or comes up short (a full
+    disk), the file is cut back to the end of the last whole line before the error is raised, and if
+    even that fails nothing more is written: a journal only ever ends in whole lines, or in one torn
+    line that the next run drops."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.source = str(self.path)
         self.torn_tail: str | None = None
-        self._file: Any = None
+        self._writer: WriterLock | None = None
+        self._fd: int | None = None
+        self._end = 0  # bytes of whole lines in the file
+        self._broken: str | None = None  # why nothing more may be written
         self._lock = threading.Lock()
 
     def lines(self) -> Iterator[tuple[int, bytes]]:
@@ -149,16 +160,32 @@ class FileJournal:
             raise JournalError(f"{self.path}: line {n} is corrupt ({exc}); the journal cannot be replayed. "
                                "Restore it from a backup, or use a new log_dir.") from exc
 
-    def open(self) -> None:
-        """Make the file ready for appends (creating its directory), dropping a torn last line."""
+    def lock(self) -> None:
+        """Take the writer lock of the journal's directory (creating it); a held lock is a :class:`JournalError`."""
+        if self._writer is not None:
+            return
+        writer = WriterLock(self.path.parent)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            writer.acquire()
+        except OSError as exc:
+            raise self._unwritable(exc) from exc
+        self._writer = writer
+
+    def open(self) -> None:
+        """Make the file ready for appends (taking the lock first if need be), dropping a torn last line."""
+        self.lock()
+        try:
             if self.path.exists():
                 self._drop_torn_tail()
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            self._end = os.fstat(self._fd).st_size
         except OSError as exc:
-            raise JournalError(f"Cannot write the journal in log_dir={str(self.path.parent)!r}: {exc}. "
-                               "Pick a writable directory.") from exc
+            raise self._unwritable(exc) from exc
+
+    def _unwritable(self, exc: OSError) -> JournalError:
+        return JournalError(f"Cannot write the journal in log_dir={str(self.path.parent)!r}: {exc}. "
+                            "Pick a writable directory.")
 
     def _drop_torn_tail(self) -> None:
         raw = self.path.read_bytes()
@@ -171,23 +198,46 @@ class FileJournal:
             f.truncate(cut)
 
     def append(self, record: dict[str, Any], *, durable: bool = False) -> None:
-        line = json.dumps(record, ensure_ascii=False, default=repr, allow_nan=False) + "\n"
+        line = (json.dumps(record, ensure_ascii=False, default=repr, allow_nan=False) + "\n").encode("utf-8")
         with self._lock:
+            if self._broken is not None:
+                raise JournalError(f"Cannot append to the journal {self.path}: {self._broken}. Make room (or fix the "
+                                   "permissions) and run again with the same log_dir to resume.")
             try:
-                self._file.write(line)
-                self._file.flush()
+                self._write(line)
                 if durable:
-                    os.fsync(self._file.fileno())
+                    os.fsync(self._fd)
             except OSError as exc:
+                self._cut_back(exc)
                 # Paid work that cannot be recorded would be lost, so the run stops here.
                 raise JournalError(f"Cannot append to the journal {self.path}: {exc}. The run stops so that no "
                                    "paid work goes unrecorded; make room (or fix the permissions) and run again "
                                    "with the same log_dir to resume.") from exc
+            self._end += len(line)
+
+    def _write(self, data: bytes) -> None:
+        """All of ``data`` at the end of the file (one write may take only part of it)."""
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+
+    def _cut_back(self, exc: OSError) -> None:
+        """After a failed write: drop whatever part of the line reached the file, or write nothing more."""
+        try:
+            os.ftruncate(self._fd, self._end)
+        except OSError as cut_exc:
+            self._broken = f"an earlier write failed ({exc}) and its partial line could not be removed ({cut_exc})"
+            logger.error("The journal %s ends with a partial line that could not be removed (%s); nothing more is "
+                         "written to it. The next run drops that line.", self.path, cut_exc)
 
     def close(self) -> None:
         with self._lock:
-            if self._file is not None and not self._file.closed:
-                self._file.close()
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            if self._writer is not None:
+                self._writer.release()
+                self._writer = None
 
 
 class Payload:
@@ -287,6 +337,7 @@ def _checked(journal: JournalBackend, heads: tuple[str, ...]) -> Iterator[tuple[
             if kind == "header":
                 if count:
                     raise ValueError("a second header")
+                # Before any other record: a newer format may have record shapes this version cannot read.
                 _check_version(record, where)
             elif not count:
                 raise ValueError("no header before it")

@@ -88,11 +88,9 @@ class Planner:
 
     def stop_condition(self) -> str:
         """Why the search should stop now (empty: it should not)."""
-        idle = self.progress.consecutive_idle
-        limit = max(10, 2 * math.ceil(self.train_size / self.config.minibatch_size))
-        if idle >= limit:
-            return (f"converged: the last {idle} proposals found every minibatch example already perfect, or "
-                    "proposed no new text")
+        converged = self.progress.converged()
+        if converged:
+            return converged
         view = self.view(self.iterations - 1)
         for callback in self.config.stop_callbacks:
             if callback(view):

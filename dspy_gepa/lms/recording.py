@@ -4,6 +4,11 @@ DSPy records every LM call in the ``history`` of each module listed in ``setting
 (the chain of modules being called). Adding a private recorder to that chain for the duration of a
 ``dspy.context`` makes it see exactly the calls made in this context — on this thread, by the program,
 its metric or a proposer — with their usage, cost and finish reason.
+
+:func:`watch_lms` sees the LM *objects* called in a block (through a DSPy callback), to learn the
+credentials of LMs that nothing else tells us about — a judge LM inside the metric — and which LM
+raised an error. An active callback makes DSPy wrap every module and LM call with bookkeeping, so it
+is used around the metric and the proposer, not around the program's own (many, possibly fast) calls.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dspy
+from dspy.utils.callback import BaseCallback
 
+from dspy_gepa._redact import lm_secrets, remember_secrets
 from dspy_gepa.exceptions import ConfigurationError
+from dspy_gepa.lms.errors import note_raised_by
 
 #: Prices per model string, in USD per million (input tokens, output tokens).
 Prices = dict[str, tuple[float, float]]
@@ -81,3 +89,33 @@ def record_lm_calls(**context: Any) -> Iterator[CallRecorder]:
     # Appended, not replacing: an enclosing recorder keeps seeing the calls made in here.
     with dspy.context(caller_modules=[*(dspy.settings.caller_modules or []), recorder], **context):
         yield recorder
+
+
+class _LMWatcher(BaseCallback):
+    """Remembers the credentials of every LM that starts a call, and notes which LM raised an error."""
+
+    def __init__(self) -> None:
+        self._calls: dict[str, Any] = {}
+
+    def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        remember_secrets(lm_secrets(instance))
+        self._calls[call_id] = instance
+
+    def on_lm_end(self, call_id: str, outputs: Any, exception: Exception | None = None) -> None:
+        lm = self._calls.pop(call_id, None)
+        if exception is not None:
+            note_raised_by(exception, lm)
+
+
+_watcher = _LMWatcher()
+
+
+@contextlib.contextmanager
+def watch_lms() -> Iterator[None]:
+    """Watch the LMs called in this block (see the module docstring)."""
+    callbacks = dspy.settings.callbacks or []
+    if _watcher in callbacks:
+        yield
+        return
+    with dspy.context(callbacks=[*callbacks, _watcher]):
+        yield

@@ -1,13 +1,16 @@
 """The journal (``engine/journal.py``): file and memory backends, loading and its errors, the format version,
 the configuration fingerprint, and the recorder that turns events into records."""
 
+import errno
 import json
 import logging
 import math
+import os
 import re
 
 import pytest
 
+from dspy_gepa._run_dir import LOCK
 from dspy_gepa.engine import events as ev
 from dspy_gepa.engine.adapter import JsonCodec
 from dspy_gepa.engine.journal import (
@@ -95,18 +98,68 @@ def test_a_journal_that_cannot_be_created_says_so(tmp_path):
         FileJournal(tmp_path / "f" / "journal.jsonl").open()
 
 
-def test_a_failed_append_stops_the_run_with_what_to_do(tmp_path):
-    class Full:
-        closed = False
+def failing_writes(journal, keep: int, error=errno.ENOSPC):
+    """Make ``journal``'s next writes put ``keep`` bytes in the file, then fail as a full disk does."""
+    real = journal._write
 
-        def write(self, text):
-            raise OSError(28, "No space left on device")
+    def write(data):
+        real(data[:keep])
+        raise OSError(error, os.strerror(error))
 
-    journal = FileJournal(tmp_path / "journal.jsonl")
-    journal._file = Full()
+    journal._write = write
+    return real
+
+
+def test_a_failed_append_cuts_the_file_back_to_whole_lines_and_stops_the_run(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    journal = FileJournal(path)
+    journal.open()
+    journal.append(HEADER)
+    real = failing_writes(journal, keep=10)
     with pytest.raises(JournalError, match=re.escape(
-            f"Cannot append to the journal {journal.path}: [Errno 28] No space left on device. The run stops")):
+            f"Cannot append to the journal {path}: [Errno 28] No space left on device. The run stops so that no paid "
+            "work goes unrecorded; make room (or fix the permissions) and run again with the same log_dir to resume.")):
+        journal.append(ROLLOUT, durable=True)
+    assert path.read_text() == lines(HEADER)
+    journal._write = real  # room again: the next record (the run's failure) is a whole line after the last one
+    journal.append({"type": "run_failed"})
+    journal.close()
+    assert path.read_text() == lines(HEADER, {"type": "run_failed"})
+
+
+def test_when_a_partial_line_cannot_be_removed_nothing_more_is_written(tmp_path, monkeypatch, caplog):
+    path = tmp_path / "journal.jsonl"
+    journal = FileJournal(path)
+    journal.open()
+    journal.append(HEADER)
+    real = failing_writes(journal, keep=10, error=errno.EIO)
+
+    def cannot(fd, length):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "ftruncate", cannot)
+    with pytest.raises(JournalError, match=r"\[Errno 5\] Input/output error"):
         journal.append(ROLLOUT)
+    journal._write = real
+    with pytest.raises(JournalError, match=r"an earlier write failed .* could not be removed"):
+        journal.append({"type": "run_failed"})
+    journal.close()
+    assert path.read_text() == lines(HEADER) + json.dumps(ROLLOUT)[:10]  # a torn last line, dropped on resume
+    assert "nothing more is written to it" in caplog.text
+
+
+def test_a_log_dir_has_one_writer_and_its_lock_is_released_on_close(tmp_path):
+    first, second = FileJournal(tmp_path / "journal.jsonl"), FileJournal(tmp_path / "journal.jsonl")
+    first.open()
+    assert (tmp_path / LOCK).read_text().split()[0] == str(os.getpid())
+    with pytest.raises(JournalError, match=re.escape(
+            f"log_dir={str(tmp_path)!r} is in use by another GEPA run (process {os.getpid()} on ")):
+        second.lock()
+    first.close()
+    second.open()
+    second.append(HEADER)
+    second.close()
+    assert (tmp_path / "journal.jsonl").read_text() == lines(HEADER)
 
 
 # ---------------------------------------------------------------- MemoryJournal and load

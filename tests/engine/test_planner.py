@@ -5,7 +5,7 @@ import pytest
 
 from dspy_gepa.engine import Engine, EngineConfig, EventBus
 from dspy_gepa.engine import events as ev
-from dspy_gepa.engine.commit import Progress
+from dspy_gepa.engine.commit import Progress, idle_limit
 from dspy_gepa.engine.ledger import Ledger
 from dspy_gepa.engine.merge import MergeBook
 from dspy_gepa.engine.planner import Planner
@@ -91,7 +91,8 @@ def test_concurrency_is_about_one_over_the_recent_acceptance_rate(cap, adaptive,
 @pytest.mark.parametrize("train_size,minibatch,limit", [(12, 3, 10), (30, 1, 60), (30, 3, 20)])
 def test_the_search_converges_after_a_bounded_run_of_idle_proposals(train_size, minibatch, limit):
     """The bound is two epochs of minibatches, and at least 10 proposals."""
-    p = planner(train_size=train_size, minibatch_size=minibatch)
+    assert idle_limit(train_size, minibatch) == limit
+    p = planner(train_size=train_size, minibatch_size=minibatch, progress=Progress(idle_limit=limit))
     p.progress.consecutive_idle = limit - 1
     assert p.stop_condition() == ""
     p.progress.consecutive_idle = limit

@@ -10,8 +10,8 @@ identical results. Two things make it a fault-injection target:
   returns, i.e. for every rollout actually run, whatever the optimizer records.
 * ``FAULT_KILL``, a kill point for this process (all hooks live in this file; the library has none):
 
-  ``journal:N[:TYPE]``  SIGKILL right after the N-th journal line (of that record TYPE) is written and flushed
-  ``torn:N[:TYPE]``     write the first half of the N-th journal line, flush, SIGKILL (a torn last line)
+  ``journal:N[:TYPE]``  SIGKILL right after the N-th journal line (of that record TYPE) is written
+  ``torn:N[:TYPE]``     write the first half of the N-th journal line, SIGKILL (a torn last line)
   ``rollout:N``         SIGKILL inside the N-th rollout, between its two LM calls
   ``reflect:N``         SIGKILL inside the N-th reflection LM call, before it returns
   ``save:N``            SIGKILL inside the N-th save of best_program.json, after its temp file is written
@@ -111,45 +111,23 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-class _KillingFile:
-    """Stands in for the journal's file object: tears or cuts the run at the chosen line."""
+def install_journal_hook() -> None:
+    """Route every journal line (the header included) through the kill points ``journal`` and ``torn``."""
+    original_write = journal_module.FileJournal._write
 
-    def __init__(self, f):
-        self._f = f
-        self._kill_after_flush = False
-
-    def write(self, line: str) -> int:
+    def write(self, data: bytes) -> None:
         try:
-            record_type = json.loads(line).get("type")
+            record_type = json.loads(data).get("type")
         except ValueError:
             record_type = None
         if KILL.hit("torn", record_type):
-            self._f.write(line[: max(1, len(line) // 2)])
-            self._f.flush()
+            original_write(self, data[: max(1, len(data) // 2)])
             die()
+        original_write(self, data)
         if KILL.hit("journal", record_type):
-            self._kill_after_flush = True
-        return self._f.write(line)
-
-    def flush(self) -> None:
-        self._f.flush()
-        if self._kill_after_flush:
             die()
 
-    def __getattr__(self, name):
-        return getattr(self._f, name)
-
-
-def install_journal_hook() -> None:
-    """Route every journal write (the header included) through :class:`_KillingFile`."""
-    original_write = journal_module.FileJournal.append
-
-    def write(self, record, *, durable=False):
-        if not isinstance(self._file, _KillingFile):
-            self._file = _KillingFile(self._file)
-        return original_write(self, record, durable=durable)
-
-    journal_module.FileJournal.append = write
+    journal_module.FileJournal._write = write
 
 
 def install_save_hook() -> None:

@@ -9,7 +9,11 @@ import decimal
 import fractions
 import json
 import math
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import dspy
 import numpy as np
@@ -30,6 +34,8 @@ from dspy_gepa.dspy_adapter.feedback import read_metric_result
 from dspy_gepa.engine.journal import JOURNAL_NAME
 
 from ..helpers import TwoStep, examples, metric, reflection_lm, split, task_lm
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def compile_with(*, student=None, trainset="split", valset="split", metric_fn=metric, log_dir=None, task=None,
@@ -190,6 +196,30 @@ def test_numeric_scores_of_other_types_are_accepted(value):
     assert batch.scores == [float(value)] and batch.feedbacks == ["fine"]
 
 
+@pytest.mark.parametrize("value,shown", [
+    (10**400, "returned the score 1000000000000000000000000000000"),
+    (-(10**400), "returned the score -1000000000000000000000000000000"),
+    (fractions.Fraction(10**400, 3), "returned the score Fraction(1000000000000000000"),
+    (10**5000, "returned the score <an int of 16610 bits>"),
+], ids=["int", "negative-int", "fraction", "int-too-long-to-print"])
+def test_numbers_too_large_for_a_float_are_refused_naming_the_value(value, shown):
+    with pytest.raises(MetricError) as info:
+        read_metric_result(ScoreWithFeedback(value, "fine"), returning(value), "for example X")
+    message = str(info.value)
+    assert shown in message and "for example X; scores must be finite numbers." in message and len(message) < 500
+
+
+def test_a_huge_score_given_only_with_feedback_is_a_metric_error_not_a_reflection_failure():
+    """The metric's score is fine at rollout time and overflows when it is asked for feedback (pred_name set): a
+    bad metric, whose error names it, rather than five "unusable reflections" blaming the reflection LM."""
+    def huge_with_feedback(gold, pred, trace=None, pred_name=None, pred_trace=None):
+        return ScoreWithFeedback(10**400 if pred_name else float(pred.color == gold.color), "fine")
+
+    with pytest.raises(MetricError, match=r"huge_with_feedback returned the score 10000.* with pred_name='(first|"
+                                          r"second)'; scores must be finite numbers"):
+        compile_with(metric_fn=huge_with_feedback)
+
+
 # ---------------------------------------------------------------- data shapes
 
 
@@ -258,6 +288,36 @@ def test_examples_whose_inputs_the_program_does_not_take():
     message = str(info.value)
     assert "failed on all 4 validation examples" in message and "unexpected keyword argument 'question'" in message
     assert "the examples' input fields" in message
+
+
+FINGERPRINTS = """
+import json
+import dspy
+from dspy_gepa.dspy_adapter.codec import example_fingerprint
+from dspy_gepa.engine.adapter import JsonCodec
+
+class Tagged:  # an object holding a set, pickled by the codec
+    def __init__(self):
+        self.tags = {f"tag{i}" for i in range(20)}
+
+words = {f"w{i}" for i in range(20)}
+examples = [
+    dspy.Example(question="q", labels=words).with_inputs("question"),
+    dspy.Example(question="q", labels=frozenset(words), nested=[{"k": words}], by_id={1: words},
+                 pair=("t", words), obj=Tagged()).with_inputs("question"),
+]
+print(json.dumps([example_fingerprint(ex) for ex in examples]
+                 + [JsonCodec().example_fingerprint({"labels": words}), JsonCodec().example_fingerprint({1: words, "a": 2})]))
+"""
+
+
+def test_examples_holding_sets_fingerprint_the_same_in_every_process():
+    """A set's order follows the process's hash seed; the data fingerprint a resumed run must match does not."""
+    procs = [subprocess.Popen([sys.executable, "-c", FINGERPRINTS], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+             for seed in ("1", "2", "3")]
+    outputs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
+    assert outputs[0] == outputs[1] == outputs[2]
 
 
 # ---------------------------------------------------------------- programs
@@ -382,6 +442,16 @@ def test_a_journal_from_a_newer_format_is_refused(finished_log, tmp_path):
     with pytest.raises(JournalError, match=r"written in journal format 99; this dspy-gepa reads format 1\. Upgrade "
                                            r"dspy-gepa or use a new log_dir"):
         compile_with(log_dir=log)
+
+
+def test_a_journal_from_a_newer_format_with_new_record_shapes_gets_the_upgrade_message(tmp_path):
+    """The version is read from the header before any other record: a newer format's records need not parse."""
+    records = [{"type": "header", "version": 2, "fingerprint": {}}, {"type": "rollout", "ref": "blob-17"},
+               {"type": "blob", "id": 17, "data": "..."}]
+    (tmp_path / JOURNAL_NAME).write_text("".join(json.dumps(r) + "\n" for r in records))
+    with pytest.raises(JournalError, match=r"written in journal format 2; this dspy-gepa reads format 1\. Upgrade "
+                                           r"dspy-gepa or use a new log_dir"):
+        compile_with(log_dir=tmp_path)
 
 
 def test_corrupt_middle_line_is_refused_not_skipped(finished_log, tmp_path):

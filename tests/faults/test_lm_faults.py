@@ -16,6 +16,7 @@ import re
 import threading
 import time
 import zlib
+from types import SimpleNamespace
 
 import dspy
 import dspy.lm15
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 
 from dspy_gepa import GEPA, InfrastructureError, ReflectionError
 from dspy_gepa.engine.journal import JOURNAL_NAME
-from dspy_gepa.testing import ScriptedReply, scripted_lm
+from dspy_gepa.testing import ScriptedReply, chat_fields, scripted_lm
 
 from ..helpers import WORDS, TwoStep, examples, metric, rule_for, split
 
@@ -361,3 +362,73 @@ def test_any_sequence_of_reflection_replies(kinds, limit):
     statuses = [p["status"] for p in program.detailed_results.proposals]
     assert statuses.count("reflection_failed") == sum(k != "good" for k in used)
     assert bad_texts(program) == []
+
+
+# ---------------------------------------------------------------- old-style LMs: provider errors of any type
+
+
+def import_litellm(monkeypatch):
+    """litellm, imported without fetching its price list from the network (a minute of retries offline)."""
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    return litellm
+
+
+class LegacyLM(dspy.BaseLM):
+    """An old-style LM (a ``dspy.BaseLM`` subclass implementing ``forward``, which DSPy 3.4 still runs): answers
+    as ``respond`` would, and from the ``healthy``-th call on raises ``error(model)`` from its provider SDK, which
+    DSPy lets through unchanged."""
+
+    def __init__(self, model, respond, healthy, error, litellm):
+        super().__init__(model=model, cache=False)
+        self.respond, self.healthy, self.error, self.litellm = respond, healthy, error, litellm
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def forward(self, prompt=None, messages=None, **kwargs):
+        with self._lock:
+            self.calls += 1
+            failing = self.calls > self.healthy
+        if failing:
+            raise self.error(self.model)
+        call = SimpleNamespace(system=messages[0]["content"], prompt="\n\n".join(m["content"] for m in messages),
+                               field=lambda name: chat_fields(messages[-1]["content"]).get(name))
+        fields = self.respond(call)
+        text = "\n\n".join([*(f"[[ ## {k} ## ]]\n{v}" for k, v in fields.items()), "[[ ## completed ## ]]"])
+        return self.litellm.ModelResponse(model=self.model, usage={"prompt_tokens": 10, "completion_tokens": 5,
+                                                                   "total_tokens": 15},
+                                          choices=[{"index": 0, "finish_reason": "stop",
+                                                    "message": {"role": "assistant", "content": text}}])
+
+
+def legacy_error(name, litellm):
+    """The provider error an old-style LM raises: litellm's types (what most of them wrap), or DSPy's own."""
+    return {
+        "litellm-rate-limit": lambda model: litellm.RateLimitError("429 quota exceeded", llm_provider="openai",
+                                                                   model=model),
+        "litellm-auth": lambda model: litellm.AuthenticationError("Incorrect API key provided", llm_provider="openai",
+                                                                  model=model),
+        "litellm-connection": lambda model: litellm.APIConnectionError("connection refused", llm_provider="openai",
+                                                                       model=model),
+        "dspy-auth": lambda model: dspy.lm15.AuthError("Incorrect API key provided"),
+    }[name]
+
+
+@pytest.mark.filterwarnings("ignore:Implementing custom LMs through BaseLM.forward:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning:pydantic")
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("error", ["litellm-rate-limit", "litellm-auth", "litellm-connection", "dspy-auth"])
+def test_an_old_style_lms_outage_stops_the_run_naming_it(tmp_path, monkeypatch, role, error):
+    """Not scored 0 and journaled as the program failing (nor blamed on the metric or the reflection): the run
+    stops at the first failure, naming the LM, and no failed rollout is recorded."""
+    litellm = import_litellm(monkeypatch)
+    healthy = {"task": 25, "judge": 25, "reflection": 2}[role]
+    lm = LegacyLM(f"legacy/{role}", RESPOND[role], healthy, legacy_error(error, litellm), litellm)
+    with pytest.raises(InfrastructureError) as info:
+        run(**{role: lm}, log_dir=tmp_path, threads=1, preflight=False)
+    assert info.value.lm == f"legacy/{role}" and f"The LM legacy/{role} failed with " in str(info.value)
+    assert lm.calls == healthy + 1
+    records = [json.loads(line) for line in (tmp_path / JOURNAL_NAME).read_text().splitlines()]
+    assert not any(r["type"] == "rollout" and r["error"] for r in records)
+    assert records[-1]["type"] == "run_failed" and f"legacy/{role}" in records[-1]["error"]

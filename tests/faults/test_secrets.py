@@ -1,12 +1,19 @@
 """Credentials that reach GEPA by the back door — a provider error that echoes the key, a key known only
-from the environment, an LM with an API key and an Authorization header set on a predictor — appear in
-nothing GEPA writes or raises: the error and its chained causes, the journal, the report, best_program.json,
-the log records of every dspy_gepa logger at DEBUG level, the console, and the prompts sent to the
-reflection LM (another provider). ``tests/tracking/test_secrets.py`` does the same for W&B and MLflow."""
+from the environment, an LM with an API key and an Authorization header set on a predictor, a judge LM's
+plain-hex key known only to the metric — appear in nothing GEPA writes or raises: the error and its chained
+causes, the journal, the report, best_program.json, the log records of every dspy_gepa logger at DEBUG level,
+the console, and the prompts sent to the reflection LM (another provider). Masking takes time linear in the
+text, whatever the text. ``tests/tracking/test_secrets.py`` does the same for W&B and MLflow."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import logging
+import math
+import secrets
+import threading
+import time
 import traceback
 
 import dspy
@@ -14,6 +21,7 @@ import dspy.lm15
 import pytest
 
 from dspy_gepa import GEPA, InfrastructureError
+from dspy_gepa._redact import redact
 from dspy_gepa.testing import scripted_lm
 
 from ..helpers import TwoStep, metric, reflection_lm, rule_for, split
@@ -117,3 +125,112 @@ def test_saved_programs_hold_no_key_or_authorization_header(tmp_path, debug_logs
     loaded = WithEscalation()
     loaded.load(str(tmp_path / "best_program.json"))
     assert loaded.steps.first.signature.instructions == optimized.steps.first.signature.instructions
+
+
+# ---------------------------------------------------------------- a judge LM's key, known only to the metric
+
+
+class KeyEchoingProvider(http.server.ThreadingHTTPServer):
+    """A local OpenAI-compatible endpoint: answers the judge's first ``healthy`` requests, then refuses the key,
+    echoing it back in the error, as providers do."""
+
+    def __init__(self, healthy: int):
+        self.healthy, self.requests = healthy, 0
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), self.Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            server = self.server
+            with server.lock:
+                server.requests += 1
+                ok = server.requests <= server.healthy
+            if ok:
+                code, body = 200, {"id": "judge", "object": "chat.completion", "created": int(time.time()),
+                                   "model": "gpt-4o-mini", "usage": {"prompt_tokens": 50, "completion_tokens": 5,
+                                                                     "total_tokens": 55},
+                                   "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                                       "role": "assistant",
+                                       "content": "[[ ## verdict ## ]]\nplausible\n\n[[ ## completed ## ]]"}}]}
+            else:
+                key = self.headers.get("Authorization", "").split()[-1]
+                code, body = 401, {"error": {"message": f"Incorrect API key provided: {key}.", "code": "invalid_api_key"}}
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+
+JUDGE_SIGNATURE = dspy.Signature("color -> verdict")
+
+
+def test_a_judge_lms_plain_key_echoed_by_its_provider_leaks_nowhere(tmp_path, debug_logs, capfd):
+    """An Azure-style key (plain hex, no telltale shape), passed as api_key= to a judge LM that only the metric
+    knows, and not in the environment."""
+    key = secrets.token_hex(16)
+    provider = KeyEchoingProvider(healthy=40)
+    judge = dspy.LM("openai/gpt-4o-mini", api_key=key, api_base=f"http://127.0.0.1:{provider.server_port}/v1",
+                    num_retries=0, cache=False)
+
+    def judged_metric(gold, pred, trace=None, pred_name=None, pred_trace=None):
+        with dspy.context(lm=judge):
+            dspy.Predict(JUDGE_SIGNATURE)(color=pred.color)
+        return metric(gold, pred, trace, pred_name, pred_trace)
+
+    try:
+        with dspy.context(lm=scripted_lm(lambda call: {"color": rule_for(call.system, call.field("word")) or "unknown"},
+                                         "scripted/task")), pytest.raises(InfrastructureError) as info:
+            GEPA(metric=judged_metric, max_metric_calls=300, reflection_lm=reflection_lm(), log_dir=str(tmp_path),
+                 num_threads=2, track_stats=True).compile(TwoStep(), trainset=split()[0], valset=split()[1])
+    finally:
+        provider.shutdown()
+    assert info.value.lm == "openai/gpt-4o-mini" and "Incorrect API key provided: ***" in str(info.value)
+    planted = (key,)
+    for name, text in [("error", raised(info.value)), ("cause", repr(info.value.cause)), ("logs", debug_logs.text),
+                       *zip(("stdout", "stderr"), capfd.readouterr(), strict=True)]:
+        scan(name, text, planted)
+    files = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert {"journal.jsonl", "report.html", "best_program.json"} <= set(files)
+    for name, data in files.items():
+        scan(name, data, planted)
+
+
+# ---------------------------------------------------------------- masking is linear in the text
+
+N = 20_000
+PATHOLOGICAL = {
+    "letters": "a" * N,  # a degenerate reply of a small model
+    "letters then a scheme": "a" * N + "://",
+    "a url without @": "x://" + "a" * (N // 2) + ":" + "b" * (N // 2),
+    "colons after a scheme": "x://" + "a:" * (N // 2),
+    "schemes": "ab://" * (N // 5),
+    "spaces after a key name": "token" + " " * N,
+    "spaces after bearer": "bearer" + " " * N + "!",
+    "key prefixes": "sk-" * (N // 3),
+    "equals after a key name": "api_key" + "=" * N,
+}
+BENIGN = ("The color of a ripe banana is yellow, and a plum is purple. " * (N // 60 + 1))[:N]
+
+
+def best_time(fn, repeats=3):
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("name", list(PATHOLOGICAL))
+def test_masking_takes_time_linear_in_the_text(name):
+    """Against the same masking of ordinary text of the same length, measured in the same test: a pattern that
+    backtracks (quadratic) takes hundreds of times longer on these texts."""
+    text = PATHOLOGICAL[name]
+    assert best_time(lambda: redact(text)) < 10 * best_time(lambda: redact(BENIGN))
