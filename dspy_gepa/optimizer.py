@@ -24,6 +24,7 @@ from dspy_gepa.engine import (
     auto_budget,
     default_concurrency,
     preview,
+    read_header,
     read_journal,
 )
 from dspy_gepa.engine import events as ev
@@ -398,7 +399,7 @@ class GEPA(Teleprompter):
         if self.seed is not None:
             return self.seed
         if self.log_dir is not None:  # resuming a run that drew its own seed
-            header = read_journal(Path(self.log_dir) / JOURNAL).header
+            header = read_header(Path(self.log_dir) / JOURNAL)
             if header is not None and "seed" in header.get("fingerprint", {}):
                 return int(header["fingerprint"]["seed"])
         seed = random.SystemRandom().randrange(2**31)

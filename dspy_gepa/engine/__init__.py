@@ -10,7 +10,7 @@ from dspy_gepa.engine.budget import AUTO_CANDIDATES, BudgetPreview, auto_budget,
 from dspy_gepa.engine.config import VAL_POLICIES, EngineConfig, default_concurrency
 from dspy_gepa.engine.engine import Engine, EngineResult
 from dspy_gepa.engine.events import EventBus
-from dspy_gepa.engine.journal import JournalContents, read_journal
+from dspy_gepa.engine.journal import JournalContents, read_header, read_journal
 from dspy_gepa.engine.state import State
 from dspy_gepa.engine.types import Candidate, EvaluationBatch, ProposalOutcome, Rollout, RolloutKey, candidate_hash
 from dspy_gepa.engine.view import StateView
@@ -39,5 +39,6 @@ __all__ = [
     "default_concurrency",
     "events",
     "preview",
+    "read_header",
     "read_journal",
 ]

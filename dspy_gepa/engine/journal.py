@@ -403,6 +403,14 @@ def read_journal(path: str | os.PathLike, *, val_outputs: bool = False) -> Journ
     return load(FileJournal(path), val_outputs=val_outputs)
 
 
+def read_header(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The header of the journal file at ``path`` (None without a file or a header), read from its first
+    line only."""
+    for _, record, _ in _checked(FileJournal(path), ()):
+        return record if record["type"] == "header" else None
+    return None
+
+
 def read_records(path: str | os.PathLike, *, payloads: bool = True) -> Iterator[dict[str, Any]]:
     """The records of the journal file at ``path``, streamed (nothing, if there is no file yet); see
     :func:`records` for ``payloads``."""

@@ -113,3 +113,13 @@ def test_objectives_written_after_the_payload_are_read_from_a_file(tmp_path):
                     + json.dumps(rec) + "\n")
     assert read_journal(path).rollouts[RolloutKey("h", "val", 0)].objectives == {"acc": 0.5}
     assert list(read_records(path, payloads=False))[1]["objectives"] == {"acc": 0.5}
+
+
+def test_the_header_is_read_from_the_first_line_alone(tmp_path):
+    from dspy_gepa.engine.journal import read_header
+
+    _, path = finished_run(tmp_path)
+    assert read_header(path) == next(read_records(path))
+    with path.open("a") as f:
+        f.write("{not json\n")  # a corrupt later line is not read
+    assert read_header(path)["type"] == "header" and read_header(tmp_path / "missing.jsonl") is None
