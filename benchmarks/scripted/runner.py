@@ -197,6 +197,8 @@ def run_one(
         "task_lm_calls": task_calls,
         "reflection_lm_calls": len(reflection_lm.engine.calls),
         "num_candidates": len(val_scores) if val_scores else None,
+        # dspy_gepa's staged policy lists candidates it did not validate in full apart from ``candidates``
+        "num_screened_candidates": len(_detail(results, "screened_candidates") or []),
         "num_full_val_evals": _detail(results, "num_full_val_evals"),
         "proposals_added_rules": sum(p["added"] for p in policy.proposals),
         "wall_time_s": round(wall, 4),

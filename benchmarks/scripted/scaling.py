@@ -171,7 +171,8 @@ def _child_largeval(spec: dict[str, Any]) -> dict[str, Any]:
         wall = time.perf_counter() - t0
     results = compiled.detailed_results
     rec.update(wall_time_s=round(wall, 3), metric_calls_counted=metric.rollouts.value,
-               metric_calls_reported=results.total_metric_calls, num_candidates=len(results.val_aggregate_scores),
+               metric_calls_reported=results.total_metric_calls,
+               num_candidates=len(results.val_aggregate_scores) + len(getattr(results, "screened_candidates", [])),
                best_val_score=results.val_aggregate_scores[results.best_idx])
     proposals = getattr(results, "proposals", None)
     if proposals:
@@ -314,7 +315,8 @@ def render(data: dict[str, Any]) -> list[str]:
         f"medians of {s.get('repeats', 3)} interleaved runs, both optimizers without `log_dir` (resume and report "
         "below use a run with one).",
         "",
-        "| valset / budget | candidates (ours / dspy.GEPA) | dspy_gepa.GEPA | dspy.GEPA | ratio | ms per metric call "
+        "| valset / budget | candidates (ours, screened included / dspy.GEPA) | dspy_gepa.GEPA | dspy.GEPA | ratio | "
+        "ms per metric call "
         "(ours / dspy.GEPA) | peak RSS MiB (ours / dspy.GEPA) |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -336,7 +338,8 @@ def render(data: dict[str, Any]) -> list[str]:
         ratio[(n_val, budget)] = t_o / t_b if ours and base else float("nan")
         wall_ours[(n_val, budget)] = t_o
         rss_ours[(n_val, budget)] = _median([r["peak_rss_mb"] for r in ours])
-        cand = f"{_median([r['num_candidates'] for r in ours]):.0f} / {_median([r['num_candidates'] for r in base]):.0f}"
+        pool = [r["num_candidates"] + (r.get("num_screened_candidates") or 0) for r in ours]
+        cand = f"{_median(pool):.0f} / {_median([r['num_candidates'] for r in base]):.0f}"
         out.append(
             f"| {n_val:,} / {budget:,} | {cand} | {t_o:.1f} s | {t_b:.1f} s | {ratio[(n_val, budget)]:.2f}× | "
             f"{per_call[(n_val, budget)]:.2f} / {1000 * t_b / calls_b if base else float('nan'):.2f} | "
