@@ -112,7 +112,6 @@ class Rollouts:
                 self._arrived(run, key, rollout)
                 self._maybe_complete(run)
 
-
     def _maybe_complete(self, run: Run) -> None:
         if not run.missing:
             self.on_ready(run, [run.got[k] for k in run.want])
