@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from dspy_gepa._lazy import exports
 from dspy_gepa.exceptions import (
     ConfigurationError,
     GEPAError,
@@ -28,9 +28,8 @@ if TYPE_CHECKING:
     from dspy_gepa.proposers import InstructionProposer, MultiModalInstructionProposer
     from dspy_gepa.results import DspyGEPAResult
 
-# The names below import DSPy, which takes seconds; they load on first use, so that `dspy-gepa report`
-# and `show` (which read a journal and never run a program) start at once.
-_LAZY = {
+# These import DSPy, which takes seconds: they load on first use (``dspy-gepa report`` never needs them).
+__getattr__, __dir__ = exports(__name__, {
     "GEPA": "dspy_gepa.optimizer",
     "DspyAdapter": "dspy_gepa.dspy_adapter",
     "ReflectionLimits": "dspy_gepa.dspy_adapter",
@@ -38,20 +37,7 @@ _LAZY = {
     "InstructionProposer": "dspy_gepa.proposers",
     "MultiModalInstructionProposer": "dspy_gepa.proposers",
     "DspyGEPAResult": "dspy_gepa.results",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'dspy_gepa' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
+})
 
 __version__ = "0.1.0.dev0"
 
