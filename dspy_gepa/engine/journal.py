@@ -309,18 +309,6 @@ def _head(line: bytes, splits: tuple[str, ...]) -> dict[str, Any] | None:
     return None
 
 
-def _lines(journal: JournalBackend, heads: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any], bytes | None]]:
-    """Every record with its raw line when the backend keeps lines (a file), streamed; rollout records of the
-    splits in ``heads`` without their payload (still in the line)."""
-    if isinstance(journal, FileJournal):
-        for n, line in journal.lines():
-            record = _head(line, heads) if heads else None
-            yield n, record if record is not None else journal._parse(n, line), line
-    else:
-        for n, record in journal.read():
-            yield n, record, None
-
-
 def records(journal: JournalBackend, *, payloads: bool = True) -> Iterator[dict[str, Any]]:
     """The records of ``journal`` in order, streamed and checked (see :func:`load`); without ``payloads``,
     rollout records may come without their ``output`` and ``trajectory`` (faster to read)."""
@@ -329,22 +317,32 @@ def records(journal: JournalBackend, *, payloads: bool = True) -> Iterator[dict[
 
 
 def _checked(journal: JournalBackend, heads: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any], bytes | None]]:
+    """``(line number, record, raw line)`` for every record, checked to be one of ours, streamed; the raw
+    line only from a file, and rollout records of the splits in ``heads`` without their payload (still in
+    the line). One loop, as a long run's journal has tens of thousands of lines."""
     where = journal.source
     count = 0
-    for n, record, line in _lines(journal, heads):
+    if isinstance(journal, FileJournal):
+        lines: Iterator[tuple[int, Any, bytes | None]] = (
+            (n, _head(line, heads) if heads else None, line) for n, line in journal.lines())
+    else:
+        lines = ((n, record, None) for n, record in journal.read())
+    for n, record, line in lines:
+        if record is None:
+            record = journal._parse(n, line)  # type: ignore[attr-defined, arg-type]
         try:
             kind = record["type"]
-            if kind == "header":
+            if kind == "rollout" and count:
+                _, _, e = record["key"]
+                float(record["score"])
+                int(e)
+            elif kind == "header":
                 if count:
                     raise ValueError("a second header")
                 # Before any other record: a newer format may have record shapes this version cannot read.
                 _check_version(record, where)
             elif not count:
                 raise ValueError("no header before it")
-            elif kind == "rollout":
-                c, s, e = record["key"]
-                float(record["score"])
-                int(e)
             elif kind in ("reflection", "commit"):
                 int(record["seq"])
         except (KeyError, TypeError, ValueError) as exc:

@@ -29,8 +29,8 @@ def usage_cost(usage: Any) -> float | None:
     ``None`` when no call in it was priced."""
     if not isinstance(usage, dict | Mapping):
         return None
-    flat = _number(usage.get("cost"))
-    if flat is not None:
+    flat = usage.get("cost")
+    if flat is not None and (flat := _number(flat)) is not None:
         return flat
     return priced_cost(usage)
 
@@ -84,7 +84,7 @@ class CostMeter:
 
     def observe_record(self, record: Mapping[str, Any]) -> None:
         usage = record.get("usage") if record.get("type") in ("rollout", "reflection") else None
-        if usage is not None and not any(name in record for name in CUMULATIVE_FIELDS):
+        if usage is not None and "total_cost" not in record and "cost_used" not in record:  # CUMULATIVE_FIELDS
             self.add_usage(usage)  # what observe() does for the tens of thousands of rollout records, directly
             return
         self.observe(record, usage)

@@ -180,7 +180,13 @@ def _fold(run: RunView, record: dict[str, Any], meter: CostMeter, candidates: di
           commits: dict[int, dict[str, Any]], rollout_keys: set[tuple]) -> None:
     kind = record.get("type")
     meter.observe_record(record)
-    if kind == "header":
+    if kind == "rollout":  # most records
+        key = record.get("key") or [None, None, None]
+        rollout_keys.add(tuple(key))
+        if len(key) == 3 and key[1] == "val" and (record.get("feedback") or record.get("error")):
+            run.val_rollouts[(key[0], int(key[2]))] = {"feedback": record.get("feedback"),
+                                                      "error": record.get("error")}
+    elif kind == "header":
         run.fingerprint = dict(record.get("fingerprint") or {})
     elif kind == "run_started":
         run.sessions += 1
@@ -191,12 +197,6 @@ def _fold(run: RunView, record: dict[str, Any], meter: CostMeter, candidates: di
         run.train_size = record.get("train_size")
         run.val_size = record.get("val_size")
         run.components = list((record.get("seed_candidate") or {}).keys()) or run.components
-    elif kind == "rollout":
-        key = record.get("key") or [None, None, None]
-        rollout_keys.add(tuple(key))
-        if len(key) == 3 and key[1] == "val" and (record.get("feedback") or record.get("error")):
-            run.val_rollouts[(key[0], int(key[2]))] = {"feedback": record.get("feedback"),
-                                                      "error": record.get("error")}
     elif kind == "candidate":
         try:
             idx = int(record["idx"])
