@@ -4,7 +4,11 @@
     optimized = GEPA(metric=metric, auto="light", reflection_lm=lm).compile(student, trainset=train, valset=val)
 """
 
-from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits, ScoreWithFeedback
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dspy_gepa._lazy import exports
 from dspy_gepa.exceptions import (
     ConfigurationError,
     GEPAError,
@@ -17,9 +21,24 @@ from dspy_gepa.exceptions import (
     TrackingError,
     UnusableProposalError,
 )
-from dspy_gepa.optimizer import GEPA
-from dspy_gepa.proposers import InstructionProposer, MultiModalInstructionProposer, RuleProposer
-from dspy_gepa.results import DspyGEPAResult
+
+if TYPE_CHECKING:
+    from dspy_gepa.dspy_adapter import DspyAdapter, ReflectionLimits, ScoreWithFeedback
+    from dspy_gepa.optimizer import GEPA
+    from dspy_gepa.proposers import InstructionProposer, MultiModalInstructionProposer, RuleProposer
+    from dspy_gepa.results import DspyGEPAResult
+
+# These import DSPy, which takes seconds: they load on first use (``dspy-gepa report`` never needs them).
+__getattr__, __dir__ = exports(__name__, {
+    "GEPA": "dspy_gepa.optimizer",
+    "DspyAdapter": "dspy_gepa.dspy_adapter",
+    "ReflectionLimits": "dspy_gepa.dspy_adapter",
+    "ScoreWithFeedback": "dspy_gepa.dspy_adapter",
+    "InstructionProposer": "dspy_gepa.proposers",
+    "MultiModalInstructionProposer": "dspy_gepa.proposers",
+    "RuleProposer": "dspy_gepa.proposers",
+    "DspyGEPAResult": "dspy_gepa.results",
+})
 
 __version__ = "0.1.0.dev0"
 

@@ -24,6 +24,7 @@ from dspy_gepa.engine import (
     auto_budget,
     default_concurrency,
     preview,
+    read_header,
     read_journal,
 )
 from dspy_gepa.engine import events as ev
@@ -397,7 +398,7 @@ class GEPA(Teleprompter):
         costs: dict[str, Any] = {}
         journal = read_journal(Path(self.log_dir) / JOURNAL) if self.log_dir is not None else None
         if journal is not None and journal.rollouts:
-            rollout_usage = combine(r.get("usage") for r in journal.rollouts.values())
+            rollout_usage = combine(r.usage for r in journal.rollouts.values())
             refl_usage = [r.get("usage") for r in journal.reflections.values()]
             per_rollout = known_cost(rollout_usage)
             per_refl = known_cost(combine(refl_usage))
@@ -418,7 +419,7 @@ class GEPA(Teleprompter):
         if self.seed is not None:
             return self.seed
         if self.log_dir is not None:  # resuming a run that drew its own seed
-            header = read_journal(Path(self.log_dir) / JOURNAL).header
+            header = read_header(Path(self.log_dir) / JOURNAL)
             if header is not None and "seed" in header.get("fingerprint", {}):
                 return int(header["fingerprint"]["seed"])
         seed = random.SystemRandom().randrange(2**31)
@@ -428,6 +429,8 @@ class GEPA(Teleprompter):
 
 class _BestProgramSaver:
     """Writes ``best_program.json`` (``program.save``) in ``log_dir`` whenever the best candidate changes."""
+
+    events = (ev.BestChanged,)
 
     def __init__(self, adapter: DspyAdapter, log_dir: Path):
         self.adapter = adapter

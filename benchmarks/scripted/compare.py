@@ -4,7 +4,8 @@
     python -m benchmarks.compare --suite quality --seeds 10 --budgets 60:10,100,300,600
     python -m benchmarks.compare --suite latency --optimizers dspy,dspy_pxn,dspy_gepa --latency-repeats 3
     python -m benchmarks.compare --suite overhead --repeats 3
-    python -m benchmarks.compare --report-only                     # rewrite the README section from results/
+    python -m benchmarks.compare --suite scaling                   # engine cost against run length (long)
+    python -m benchmarks.compare --report-only                     # rewrite the README table from results/
 
 Suites (see benchmarks/README.md for what each measures):
   quality   test score at equal budget over seeds; zero-latency LMs; one process. A budget "B:V" runs budget B
@@ -12,6 +13,9 @@ Suites (see benchmarks/README.md for what each measures):
   latency   wall-clock with simulated latency (50 ms task LM, 200 ms reflection LM, or the world's own profile;
             16 threads, budget 300); optimizers interleaved seed by seed, repeated --latency-repeats times.
   overhead  zero-latency LMs, valset 300, 3,000 metric calls, each run in its own subprocess: time, peak RSS.
+  scaling   zero-latency LMs, budgets up to 30,000 and valsets up to 10,000, each measurement in its own subprocess:
+            time per metric call as runs grow, resume, report, journal size, large valsets (see scaling.py).
+            Not part of "all".
 Every suite also records metric calls used vs max_metric_calls (budget adherence), and every run its curve
 (test score of the incumbent against metric calls and seconds), drawn in benchmarks/scripted/results/plots/.
 
@@ -33,7 +37,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from benchmarks.scripted import TASKS, report  # noqa: E402
+from benchmarks.scripted import TASKS, report, scaling  # noqa: E402
 from benchmarks.scripted.runner import (  # noqa: E402
     OPTIMIZERS,
     BudgetSpec,
@@ -52,6 +56,7 @@ RESULTS = HERE / "results"
 README = HERE.parent / "README.md"
 TASK_NAMES = tuple(TASKS)
 RECORD_KEY = ("task", "optimizer", "seed", "budget", "repeat")
+SUITE_KEYS = {"scaling": ("kind", "optimizer", "n_val", "budget", "repeat", "command")}
 
 
 def load_average() -> list[float] | None:
@@ -82,10 +87,11 @@ def save_results(
 ) -> Path:
     """Merge ``new_records`` into results/<suite>.json, replacing records with the same key."""
     data = load_results(suite, results_dir)
-    key = lambda r: tuple(r.get(k) for k in RECORD_KEY)  # noqa: E731
+    fields = SUITE_KEYS.get(suite, RECORD_KEY)
+    key = lambda r: tuple(r.get(k) for k in fields)  # noqa: E731
     fresh = {key(r) for r in new_records}
     records = [r for r in data["records"] if key(r) not in fresh] + new_records
-    records.sort(key=lambda r: tuple(str(r.get(k)) for k in RECORD_KEY))
+    records.sort(key=lambda r: tuple(str(r.get(k)) for k in fields))
     data.update(suite=suite, records=records, last_run=environment(), settings=settings)
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{suite}.json"
@@ -220,7 +226,9 @@ def suite_overhead(args: argparse.Namespace, optimizers: list[str]) -> list[dict
     return records
 
 
-SUITES = {"quality": suite_quality, "latency": suite_latency, "overhead": suite_overhead}
+SUITES = {"quality": suite_quality, "latency": suite_latency, "overhead": suite_overhead,
+          "scaling": lambda args, optimizers: scaling.suite_scaling(args, optimizers, ROOT)}
+ALL = ("quality", "latency", "overhead")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -257,12 +265,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reflection-latency", type=float, default=0.2, help="seconds per reflection-LM call")
     p.add_argument("--overhead-budget", type=int, default=3000)
     p.add_argument("--overhead-val", type=int, default=300)
-    p.add_argument("--repeats", type=int, default=3, help="overhead: runs per optimizer and task (median reported)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="overhead, scaling: runs per optimizer and setting (median reported)")
+    p.add_argument("--scaling-runs", type=_csv(str), default=["100:1000", "100:10000", "100:30000", "1000:30000",
+                                                              "5000:30000"],
+                   help="scaling: valset:budget pairs; resume and report are measured at the largest budget of the "
+                        "smallest valset")
+    p.add_argument("--bigval", type=int, default=10000, help="scaling: valset size of the per-rollout cost check "
+                                                             "(0 skips it)")
+    p.add_argument("--largeval", default="5000:10000", help="scaling: valset:budget of the large-valset check "
+                                                           "('' skips it)")
     p.add_argument("--results-dir", type=Path, default=RESULTS)
     p.add_argument("--readme", type=Path, default=README)
     p.add_argument("--no-readme", action="store_true", help="do not rewrite the README section")
     p.add_argument("--report-only", action="store_true", help="only regenerate the README section from results")
     p.add_argument("--overhead-child", help=argparse.SUPPRESS)
+    p.add_argument("--scaling-child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     unknown = [t for t in args.tasks if t not in TASK_NAMES]
     if unknown:
@@ -274,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.overhead_child:
         print(json.dumps(_overhead_child(json.loads(args.overhead_child))))
+        return 0
+    if args.scaling_child:
+        print(json.dumps(scaling.child_main(json.loads(args.scaling_child))))
         return 0
     quiet()
     if not args.report_only:
@@ -287,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         if not optimizers:
             log("no optimizer available")
             return 2
-        suites = list(SUITES) if args.suite == "all" else [args.suite]
+        suites = list(ALL) if args.suite == "all" else [args.suite]
         for suite in suites:
             t0 = time.perf_counter()
             load_before = load_average()
@@ -295,11 +316,12 @@ def main(argv: list[str] | None = None) -> int:
             settings = {
                 k: (str(v) if isinstance(v, Path) else v)
                 for k, v in vars(args).items()
-                if k not in ("overhead_child", "report_only", "no_readme")
+                if k not in ("overhead_child", "scaling_child", "report_only", "no_readme")
             }
             settings["load_average_before"] = load_before
             settings["budgets"] = [str(b) for b in args.budgets]
             settings["load_average_after"] = load_average()
+            settings["command"] = " ".join(["python -m benchmarks.compare", *(argv if argv is not None else sys.argv[1:])])
             settings["tasks_info"] = _tasks_info(args.tasks, args.data_seed)
             if suite == "overhead":
                 settings["tasks_info_overhead"] = _tasks_info(args.tasks, args.data_seed, args.overhead_val)

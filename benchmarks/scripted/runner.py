@@ -310,8 +310,10 @@ def run_one(
     reflection_latency: float = 0.0,
     score_test: bool = True,
     silent: bool = True,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Compile ``task``'s seed program with ``optimizer`` and return one result record (with its curve).
+    """Compile ``task``'s seed program with ``optimizer`` and (given ``options`` besides the common
+    keywords) and return one result record (with its curve).
 
     With latencies, a world that has its own latency profile uses it instead of the constants."""
     if task_latency or reflection_latency:
@@ -331,6 +333,7 @@ def run_one(
         seed=seed,
         track_stats=True,
         trajectory=trajectory,
+        **(options or {}),
     )
     student = task.make_program()
     FORWARD_CALLS.reset()
@@ -380,6 +383,8 @@ def run_one(
         "task_lm_seconds": round(lm_seconds, 4),
         "reflection_lm_calls": len(reflection_lm.engine.calls),
         "num_candidates": len(val_scores) if val_scores else None,
+        # dspy_gepa's staged policy lists candidates it did not validate in full apart from ``candidates``
+        "num_screened_candidates": len(_detail(results, "screened_candidates") or []),
         "num_full_val_evals": _detail(results, "num_full_val_evals"),
         "proposals_added_rules": sum(p["added"] for p in policy.proposals),
         "wall_time_s": round(wall, 4),

@@ -52,7 +52,7 @@ class Progress:
     unpaid: list[str] = field(default_factory=list)
     unpaid_failures: int = 0
     recent_outcomes: list[bool] = field(default_factory=list)
-    tried: set[str] = field(default_factory=set)
+    tried: dict[str, int] = field(default_factory=dict)  # candidate hash -> the commit that first tried it
     proposals: list[dict[str, Any]] = field(default_factory=list)
     discovery_costs: list[float] = field(default_factory=list)
 
@@ -88,7 +88,7 @@ class Committer:
         # A candidate is "discovered" once the work that found it is paid; its own validation comes after.
         new_hash = candidate_hash(outcome.child) if outcome.child is not None else None
         if new_hash is not None:
-            self.progress.tried.add(new_hash)
+            self.progress.tried.setdefault(new_hash, commit_no)
         own_validation = {k for k in run.keys if k.split == "val" and k.candidate == new_hash}
         paid = [self.rollouts.results[k] for k in sorted(run.keys) if k not in ledger.committed_at]
         usage = combine([*(r.usage for r in paid), run.reflection_usage])

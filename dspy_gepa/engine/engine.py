@@ -67,6 +67,9 @@ from dspy_gepa.exceptions import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
+#: Fingerprint key of a run whose seed was screened (:func:`~dspy_gepa.engine.ledger.seed_screened`).
+SEED_SCREENED = "seed_screened"
+
 
 @dataclass
 class EngineResult:
@@ -150,8 +153,11 @@ class Engine:
     # ------------------------------------------------------------------ setup
 
     def fingerprint(self) -> dict[str, Any]:
-        return run_fingerprint(self.config.fingerprint(), self.seed_candidate, self.trainset, self.valset,
-                               self.codec, self.fingerprint_extra)
+        fingerprint = run_fingerprint(self.config.fingerprint(), self.seed_candidate, self.trainset, self.valset,
+                                      self.codec, self.fingerprint_extra)
+        if self.planner.seed_screened:  # absent otherwise, so journals written before this setting still match
+            fingerprint[SEED_SCREENED] = True
+        return fingerprint
 
     def _open_journal(self) -> bool:
         """Lock ``log_dir`` (before anything is read or spent), load and check its journal, open it for appends."""
@@ -160,7 +166,10 @@ class Engine:
         backend = FileJournal(self.log_dir / JOURNAL)
         backend.lock()
         self._journal = JournalRecorder(backend, self.codec)
-        contents = load(backend)
+        contents = load(backend, val_outputs=self.config.keep_val_outputs)
+        if contents.header is not None:
+            # How the seed was validated is the first session's decision (a resumed run may have another budget).
+            self.planner.seed_screened = bool(contents.header.get("fingerprint", {}).get(SEED_SCREENED))
         fingerprint = self.fingerprint()
         if contents.header is not None:
             check_fingerprint(contents.header.get("fingerprint", {}), fingerprint, backend.path)
@@ -168,7 +177,7 @@ class Engine:
         backend.open()
         self._journal.start(fingerprint, contents)
         self.bus.subscribe(self._journal, critical=True)
-        return contents.header is not None and bool(contents.records[1:])
+        return contents.header is not None and contents.num_records > 1
 
     # ------------------------------------------------------------------ running
 
@@ -198,7 +207,8 @@ class Engine:
         except BaseException:
             self.backend.close()
             raise
-        plan_text = budget_plan(cfg.max_metric_calls, len(self.valset), min(cfg.minibatch_size, len(self.trainset)))
+        plan_text = budget_plan(cfg.max_metric_calls, len(self.trainset), len(self.valset), cfg.minibatch_size,
+                                len(self.planner.screen or self.valset))
         logger.info(plan_text)
         self.bus.emit(ev.RunStarted(
             config={**cfg.fingerprint(), "num_threads": cfg.num_threads, "max_metric_calls": cfg.max_metric_calls,
@@ -206,9 +216,8 @@ class Engine:
             seed_candidate=dict(self.seed_candidate), train_size=len(self.trainset), val_size=len(self.valset),
             max_metric_calls=cfg.max_metric_calls, plan=plan_text, resumed=resumed))
         # Spending recorded outside proposals (pre-flight checks), this session's and earlier sessions'.
-        for record in journal.records:
-            if record.get("type") == "usage":
-                merge(self.ledger.spent, record.get("usage"))
+        for record in journal.usage:
+            merge(self.ledger.spent, record.get("usage"))
         if preflight_usage:
             merge(self.ledger.spent, preflight_usage)
             self.bus.emit(ev.UsageRecorded(usage=preflight_usage, reason="pre-flight checks"))
@@ -216,8 +225,7 @@ class Engine:
         self.rollouts.dispatch = self._dispatch
         self.reflector.submit = lambda seq, fn, *args: self._submit(reflect_pool, ("reflect", seq), fn, *args)
         try:
-            self._start(Plan(seq=0, kind="seed", parent_ids=[], candidate=dict(self.seed_candidate),
-                             reservation=len(self.valset)))
+            self._start(self.planner.plan_seed(self.seed_candidate))
             self.next_seq = 1
             self._pump()
             while self.runs:
@@ -315,9 +323,10 @@ class Engine:
 
     def _known_at_plan(self) -> Callable[[Candidate], bool]:
         """Candidates already in the pool or already tried and turned down (as of planning): proposing one
-        again teaches nothing, and would only re-read cached scores while the reflection LM is paid."""
-        known = set(self.state.hashes) | self.committer.progress.tried
-        return lambda c: candidate_hash(c) in known
+        again teaches nothing, and would only re-read cached scores while the reflection LM is paid. Every
+        pool member was tried first, and ``tried`` holds the commit that tried each hash, so no copy is needed."""
+        tried, commits = self.committer.progress.tried, self.next_commit
+        return lambda c: tried.get(candidate_hash(c), commits) < commits
 
     def _resume_later(self, run: Run, value: Any) -> None:
         """Queue ``run``'s generator to be sent ``value`` (the results it asked for) by :meth:`_pump`."""

@@ -140,18 +140,29 @@ class EventBus:
     """Delivers events to subscribers in the order they subscribed.
 
     A *critical* subscriber (the journal) propagates its exceptions and stops the run; any other
-    subscriber's exception is logged once per subscriber and the run goes on.
+    subscriber's exception is logged once per subscriber and the run goes on. A subscriber with an
+    ``events`` attribute (a tuple of event classes) receives only those: a long run emits hundreds of
+    thousands of events, most of which most subscribers ignore.
     """
 
     def __init__(self) -> None:
-        self._subscribers: list[tuple[Callable[[Event], None], bool]] = []
+        self._subscribers: list[tuple[Callable[[Event], None], bool, tuple[type, ...] | None]] = []
+        self._routes: dict[type, list[tuple[Callable[[Event], None], bool]]] = {}
         self._warned: set[int] = set()
 
     def subscribe(self, callback: Callable[[Event], None], *, critical: bool = False) -> None:
-        self._subscribers.append((callback, critical))
+        self._subscribers.append((callback, critical, getattr(callback, "events", None)))
+        self._routes.clear()
+
+    def _route(self, kind: type) -> list[tuple[Callable[[Event], None], bool]]:
+        route = self._routes.get(kind)
+        if route is None:
+            route = self._routes[kind] = [(callback, critical) for callback, critical, events in self._subscribers
+                                          if events is None or issubclass(kind, events)]
+        return route
 
     def emit(self, event: Event) -> None:
-        for callback, critical in self._subscribers:
+        for callback, critical in self._route(type(event)):
             if critical:
                 callback(event)
                 continue

@@ -33,6 +33,21 @@ def final_reserve(val_size: int, screen_size: int) -> int:
     return val_size - screen_size if screen_size < val_size else 0
 
 
+def seed_screened(max_metric_calls: int | None, val_size: int, screen_size: int, minibatch: int) -> bool:
+    """Whether the seed is validated on the screen first, like a child, instead of on every example.
+
+    Only with a screen (the ``staged`` policy), and only when the budget could not otherwise pay for a
+    single proposal: the seed's full validation, one proposal's worst case and the final reserve. With a
+    large valset that is the difference between a run that makes proposals and one that returns the seed
+    having spent half its budget. The best screened candidate, the seed included, is validated on every
+    example at the end, so the returned candidate is always validated in full.
+    """
+    if max_metric_calls is None or screen_size >= val_size:
+        return False
+    worst = val_size + reflective_worst_case(minibatch, minibatch, screen_size) + final_reserve(val_size, screen_size)
+    return worst > max_metric_calls
+
+
 class Ledger:
     """Metric calls and dollars: spent, committed, and reserved by the proposals in flight."""
 

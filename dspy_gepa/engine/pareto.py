@@ -62,13 +62,14 @@ def front_counts(example_fronts: Mapping[int, Iterable[int]]) -> dict[int, int]:
 
 
 def best_per_example(table: ScoreTable, ids: Iterable[int]) -> dict[int, float]:
-    """The best score any candidate reached on each example of ``ids`` that some candidate was scored on."""
+    """The best score any candidate reached on each example of ``ids`` that some candidate was scored on
+    (NaN ranks lowest, as in :func:`fronts`)."""
     rows = [scores for _, scores in _rows(table)]
-    return {vid: max(scores[vid] for scores in rows if vid in scores)
+    return {vid: max((scores[vid] for scores in rows if vid in scores), key=sortable)
             for vid in ids if any(vid in scores for scores in rows)}
 
 
-def prune_dominated(example_fronts: Mapping[int, set[int]], means: Mapping[int, float] | Sequence[float]
+def prune_dominated(example_fronts: Mapping[int, Iterable[int]], means: Mapping[int, float] | Sequence[float]
                     ) -> dict[int, int]:
     """The candidates parents are drawn from, each with its weight (the number of examples it is best on).
 
@@ -76,16 +77,22 @@ def prune_dominated(example_fronts: Mapping[int, set[int]], means: Mapping[int, 
     best on also has another remaining candidate that is best on it; candidates are considered weakest
     first (lowest mean, then oldest), one at a time, until no more can be dropped. Ties therefore do not
     keep a candidate alive: what remains is a small set that still covers every example's best score.
+
+    Dropping only ever removes members from fronts, so a candidate that could not be dropped when it was
+    considered can never be dropped later: one weakest-first pass reaches the same set as starting over
+    after every drop, in time linear in the total size of the fronts.
     """
     members_list = [members for members in example_fronts.values() if members]
     freq = front_counts(dict(enumerate(members_list)))
-    remaining = sorted(freq, key=lambda i: (means[i], i))
-    dropped = True
-    while dropped:
-        dropped = False
-        for idx in remaining:
-            if all(any(o != idx and o in remaining for o in members) for members in members_list if idx in members):
-                remaining.remove(idx)
-                dropped = True
-                break
+    left = [len(members) for members in members_list]  # remaining members of each front
+    fronts_of: dict[int, list[int]] = {idx: [] for idx in freq}
+    for f, members in enumerate(members_list):
+        for idx in members:
+            fronts_of[idx].append(f)
+    remaining = set(freq)
+    for idx in sorted(freq, key=lambda i: (means[i], i)):
+        if all(left[f] > 1 for f in fronts_of[idx]):
+            remaining.discard(idx)
+            for f in fronts_of[idx]:
+                left[f] -= 1
     return {i: freq[i] for i in sorted(remaining)}

@@ -17,7 +17,7 @@ from typing import Any
 
 from dspy_gepa.engine.commit import Progress
 from dspy_gepa.engine.config import EngineConfig
-from dspy_gepa.engine.ledger import Ledger, reflective_worst_case
+from dspy_gepa.engine.ledger import Ledger, reflective_worst_case, seed_screened
 from dspy_gepa.engine.merge import MergeBook, plan_merge
 from dspy_gepa.engine.proposals import Plan
 from dspy_gepa.engine.state import State
@@ -28,7 +28,7 @@ from dspy_gepa.engine.strategies import (
     call_custom_selector,
     sample_tasks,
 )
-from dspy_gepa.engine.types import Rollout, RolloutKey
+from dspy_gepa.engine.types import Candidate, Rollout, RolloutKey
 from dspy_gepa.engine.view import StateView
 
 
@@ -57,6 +57,16 @@ class Planner:
         self.iterations = 0
         size = config.screen_size(len(val_ids))
         self.screen = sorted(random.Random(config.seed + 2).sample(val_ids, size)) if size < len(val_ids) else []
+        #: The seed is screened like a child when the budget could not pay for a proposal otherwise (a resumed
+        #: run takes what its journal's first session decided: the engine sets this from the journal's header).
+        self.seed_screened = bool(self.screen) and seed_screened(config.max_metric_calls, len(val_ids), size,
+                                                                 min(config.minibatch_size, self.train_size))
+
+    def plan_seed(self, candidate: Candidate) -> Plan:
+        """Proposal 0: the seed's validation, on every example or (:attr:`seed_screened`) on the screen."""
+        screen = self.screen if self.seed_screened else []
+        return Plan(seq=0, kind="seed", parent_ids=[], candidate=dict(candidate), screen=screen,
+                    reservation=len(screen or self.val_ids))
 
     def concurrency(self) -> int:
         """How many proposals may be in flight now.

@@ -94,7 +94,7 @@ class Run:
 
     ``start_commits`` is the number of proposals committed when it started; ``keys`` every rollout it
     used, ``fresh`` those not paid by a proposal committed before it started (they count against its
-    reservation); ``want``/``got`` the batch it is waiting for."""
+    reservation); ``want``/``got`` the batch it is waiting for, ``missing`` the keys of it still to come."""
 
     plan: Plan
     gen: ProposalGen
@@ -103,14 +103,18 @@ class Run:
     fresh: set[RolloutKey] = field(default_factory=set)
     want: list[RolloutKey] = field(default_factory=list)
     got: dict[RolloutKey, Rollout] = field(default_factory=dict)
+    missing: set[RolloutKey] = field(default_factory=set)
     components: list[str] = field(default_factory=list)
     reflection_usage: dict[str, Any] | None = None
     outcome: ProposalOutcome | None = None
 
 
 def seed_proposal(plan: Plan, val_ids: list[int]) -> ProposalGen:
-    rollouts = yield Evaluate(plan.candidate, "val", val_ids)
-    return ProposalOutcome("seed", child=plan.candidate, val_scores=_by_id(val_ids, rollouts))
+    """The seed's validation: on every example, or on the screen when the plan has one (then the seed is
+    validated in full at the end if it is still the best, as any screened candidate)."""
+    ids = plan.screen or val_ids
+    rollouts = yield Evaluate(plan.candidate, "val", ids)
+    return ProposalOutcome("seed", child=plan.candidate, val_scores=_by_id(ids, rollouts))
 
 
 def reflective_proposal(

@@ -49,8 +49,7 @@ class Reflector:
             self.done(run, ReflectionResult(recorded.get("texts"), recorded.get("error"), recorded.get("usage")),
                       replayed=True)
             return
-        rollouts = [dataclasses.replace(r, trajectory=self.rollouts.trajectory(r, i))
-                    for r, i in zip(req.rollouts, req.ids, strict=True)]
+        rollouts = [self.rollouts.materialized(r, i) for r, i in zip(req.rollouts, req.ids, strict=True)]
         self.submit(run.plan.seq, self._task, req.candidate, req.components, rollouts)
 
     def done(self, run: Run, result: ReflectionResult, *, replayed: bool) -> None:

@@ -15,19 +15,23 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dspy_gepa.engine import events as ev
-from dspy_gepa.engine.journal import JournalContents
+from dspy_gepa.engine.journal import JournalContents, Payload, RecordedRollout
 from dspy_gepa.engine.ledger import Ledger
 from dspy_gepa.engine.proposals import Evaluate, Run
 from dspy_gepa.engine.types import Candidate, Rollout, RolloutKey, candidate_hash
 
 
 class Encoded:
-    """A trajectory still in its journal form; decoded only if reflection needs it."""
+    """An output or trajectory still in its journal form; decoded only if reflection needs it."""
 
-    __slots__ = ("data",)
+    __slots__ = ("payload", "name")
 
-    def __init__(self, data: Any):
-        self.data = data
+    def __init__(self, payload: Payload, name: str):
+        self.payload = payload
+        self.name = name
+
+    def data(self) -> Any:
+        return self.payload.get(self.name)
 
 
 #: ``dispatch(candidate, keys, examples, capture_traces)``: run the rollouts ``keys`` (of ``candidate`` on
@@ -61,29 +65,38 @@ class Rollouts:
         h = candidate_hash(req.candidate)
         run.want = [RolloutKey(h, req.split, i) for i in req.ids]
         run.got = {}
+        run.missing = set(run.want)
+        counted = self.ledger.dispatched
         new: list[RolloutKey] = []
         for key in dict.fromkeys(run.want):
             run.keys.add(key)
             if not self.ledger.committed_before(key, run.start_commits):
                 run.fresh.add(key)
             if key in self.results:
-                run.got[key] = self.results[key]
+                self._arrived(run, key, self.results[key])
             elif key in self.waiters:
                 self.waiters[key].append(run)
             elif key in self.journal.rollouts:
-                self._count()
-                rollout = self.decode(self.journal.rollouts[key], with_output=key.split == "train"
-                                      or self.keep_val_outputs)
+                self.ledger.dispatch()
+                rollout = self.decode(self.journal.rollouts.pop(key), key.split)  # from now on in results
                 self.bus.emit(ev.RolloutFinished(key=key, rollout=rollout, seq=run.plan.seq, replayed=True))
-                run.got[key] = self._keep(key, rollout)
+                self._arrived(run, key, self._keep(key, rollout))
             else:
-                self._count()
+                self.ledger.dispatch()
                 self.waiters[key] = [run]
                 new.append(key)
         self.ledger.check_within_reservation(run.plan, len(run.fresh))
+        if self.ledger.dispatched > counted:  # one update per request, however many rollouts it counted
+            self.bus.emit(ev.BudgetUpdated(used=self.ledger.dispatched, max_metric_calls=self.ledger.max_metric_calls,
+                                           reserved=self.ledger.reserved()))
         if new:
             self.dispatch(req.candidate, new, [self.examples[k.split][k.example] for k in new], req.split == "train")
         self._maybe_complete(run)
+
+    @staticmethod
+    def _arrived(run: Run, key: RolloutKey, rollout: Rollout) -> None:
+        run.got[key] = rollout
+        run.missing.discard(key)
 
     def done(self, key: RolloutKey, rollout: Rollout) -> None:
         """A dispatched rollout's result arrived: record it and hand it to every proposal waiting for it."""
@@ -91,17 +104,12 @@ class Rollouts:
         self.bus.emit(ev.RolloutFinished(key=key, rollout=rollout, seq=waiting[0].plan.seq))
         self._keep(key, rollout)
         for run in waiting:
-            if key in run.want and key not in run.got:
-                run.got[key] = rollout
+            if key in run.missing:
+                self._arrived(run, key, rollout)
                 self._maybe_complete(run)
 
-    def _count(self) -> None:
-        used = self.ledger.dispatch()
-        self.bus.emit(ev.BudgetUpdated(used=used, max_metric_calls=self.ledger.max_metric_calls,
-                                       reserved=self.ledger.reserved()))
-
     def _maybe_complete(self, run: Run) -> None:
-        if all(k in run.got for k in run.want):
+        if not run.missing:
             self.on_ready(run, [run.got[k] for k in run.want])
 
     def _keep(self, key: RolloutKey, rollout: Rollout) -> Rollout:
@@ -112,17 +120,29 @@ class Rollouts:
         self.results[key] = rollout
         return rollout
 
-    def decode(self, record: dict[str, Any], with_output: bool = True) -> Rollout:
-        output = self.codec.decode_output(record.get("output")) if with_output else None
-        return Rollout(score=float(record["score"]), output=output, objectives=record.get("objectives"),
-                       feedback=record.get("feedback"), error=record.get("error"), usage=record.get("usage"),
-                       trajectory=Encoded(record["trajectory"]) if record.get("trajectory") is not None else None)
+    def decode(self, recorded: RecordedRollout, split: str) -> Rollout:
+        """A rollout from its journal record. A training rollout's output and trajectory stay encoded until
+        a reflection reads them (:meth:`materialized`); a validation rollout's output is decoded when it is
+        kept (``track_best_outputs``)."""
+        payload, output, trajectory = recorded.payload, None, None
+        if payload is not None and split == "val":
+            output = self.codec.decode_output(payload.get("output"))
+        elif payload is not None:
+            output, trajectory = Encoded(payload, "output"), Encoded(payload, "trajectory")
+        return Rollout(score=recorded.score, output=output, objectives=recorded.objectives, feedback=recorded.feedback,
+                       error=recorded.error, usage=recorded.usage, trajectory=trajectory)
 
     def trajectory(self, rollout: Rollout, train_id: int) -> Any:
         """The rollout's trajectory, decoded from its journal form if it came from there."""
         t = rollout.trajectory
-        return self.codec.decode_trajectory(t.data, self.examples["train"][train_id]) if isinstance(t, Encoded) else t
+        if not isinstance(t, Encoded):
+            return t
+        data = t.data()
+        return self.codec.decode_trajectory(data, self.examples["train"][train_id]) if data is not None else None
 
-    def output(self, candidate_hash_: str, val_id: int) -> Any:
-        rollout = self.results.get(RolloutKey(candidate_hash_, "val", val_id))
-        return rollout.output if rollout is not None else None
+    def materialized(self, rollout: Rollout, train_id: int) -> Rollout:
+        """The rollout with its output and trajectory decoded (what reflection reads)."""
+        output = rollout.output
+        if isinstance(output, Encoded):
+            output = self.codec.decode_output(output.data())
+        return dataclasses.replace(rollout, output=output, trajectory=self.trajectory(rollout, train_id))

@@ -6,21 +6,34 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Candidate = dict[str, str]
 Split = Literal["train", "val"]
 
 
 def candidate_hash(candidate: Mapping[str, str]) -> str:
-    """Content hash of a candidate: equal texts give equal hashes, whatever the dict order."""
-    blob = json.dumps(sorted(candidate.items()), ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
+    """Content hash of a candidate: equal texts give equal hashes, whatever the dict order. Remembered for
+    the candidates seen last (a run asks for the same few hashes at every step)."""
+    items = frozenset(candidate.items())
+    h = _hashes.get(items)
+    if h is None:
+        blob = json.dumps(sorted(candidate.items()), ensure_ascii=False, separators=(",", ":"))
+        h = hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
+        if len(_hashes) >= _REMEMBERED:
+            _hashes.clear()
+        _hashes[items] = h
+    return h
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class RolloutKey:
-    """Identity of one paid rollout: a candidate run on one example of one split."""
+_REMEMBERED = 4096
+
+_hashes: dict[frozenset, str] = {}
+
+
+class RolloutKey(NamedTuple):
+    """Identity of one paid rollout: a candidate run on one example of one split. A named tuple, so that
+    hashing and comparing the hundreds of thousands of keys a long run looks up happen in C."""
 
     candidate: str
     split: Split

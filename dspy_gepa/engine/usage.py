@@ -10,16 +10,16 @@ costs nothing and adds no tokens; a call with no known price adds its tokens and
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 FIELDS = ("calls", "cached", "input_tokens", "output_tokens", "cost", "unpriced")
 
 Usage = dict[str, dict[str, dict[str, float]]]
 
 
-@dataclass(frozen=True)
-class Totals:
+class Totals(NamedTuple):
+    """Sums over a usage record's rows (a named tuple: a run computes thousands of them)."""
+
     calls: int = 0
     cached: int = 0
     input_tokens: int = 0
@@ -28,7 +28,7 @@ class Totals:
     unpriced: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(zip(FIELDS, self, strict=True))
 
 
 def merge(into: Usage, usage: Mapping[str, Any] | None) -> Usage:
@@ -50,33 +50,44 @@ def combine(usages: Iterable[Mapping[str, Any] | None]) -> Usage:
     return total
 
 
-def totals(usage: Mapping[str, Any] | None, roles: Iterable[str] | None = None) -> Totals:
+def _sums(usage: Mapping[str, Any] | None, roles: Iterable[str] | None) -> tuple:
     wanted = set(roles) if roles is not None else None
-    sums = dict.fromkeys(FIELDS, 0)
+    calls = cached = input_tokens = output_tokens = unpriced = 0
+    cost_ = 0.0
     for role, models in (usage or {}).items():
         if wanted is not None and role not in wanted or not isinstance(models, Mapping):
             continue
         for row in models.values():
-            for key in FIELDS:
-                sums[key] += row.get(key, 0) or 0
-    return Totals(**{k: (float(v) if k == "cost" else int(v)) for k, v in sums.items()})
+            get = row.get
+            calls += get("calls", 0) or 0
+            cached += get("cached", 0) or 0
+            input_tokens += get("input_tokens", 0) or 0
+            output_tokens += get("output_tokens", 0) or 0
+            cost_ += get("cost", 0) or 0
+            unpriced += get("unpriced", 0) or 0
+    return calls, cached, input_tokens, output_tokens, cost_, unpriced
+
+
+def totals(usage: Mapping[str, Any] | None, roles: Iterable[str] | None = None) -> Totals:
+    calls, cached, input_tokens, output_tokens, cost_, unpriced = _sums(usage, roles)
+    return Totals(int(calls), int(cached), int(input_tokens), int(output_tokens), float(cost_), int(unpriced))
 
 
 def cost(usage: Mapping[str, Any] | None, roles: Iterable[str] | None = None) -> float:
-    return totals(usage, roles).cost
+    return float(_sums(usage, roles)[4])
 
 
 def known_cost(usage: Mapping[str, Any] | None, roles: Iterable[str] | None = None) -> float | None:
     """The cost, or None when paid calls were made and none of them had a price (unknown is not zero)."""
-    t = totals(usage, roles)
-    paid = t.calls - t.cached
-    return None if paid > 0 and t.unpriced == paid else t.cost
+    calls, cached, _, _, cost_, unpriced = _sums(usage, roles)
+    paid = calls - cached
+    return None if paid > 0 and unpriced == paid else float(cost_)
 
 
 def priced_cost(usage: Mapping[str, Any] | None, roles: Iterable[str] | None = None) -> float | None:
     """The cost once at least one call had a price; None before (a run's total is unknown until then)."""
-    t = totals(usage, roles)
-    return t.cost if t.calls - t.cached - t.unpriced > 0 else None
+    calls, cached, _, _, cost_, unpriced = _sums(usage, roles)
+    return float(cost_) if calls - cached - unpriced > 0 else None
 
 
 def by_role(usage: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:

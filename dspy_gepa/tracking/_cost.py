@@ -27,19 +27,19 @@ def _number(value: Any) -> float | None:
 def usage_cost(usage: Any) -> float | None:
     """Dollars in one usage record (``{role: {model: row}}``, see :mod:`dspy_gepa.engine.usage`), or
     ``None`` when no call in it was priced."""
-    if not isinstance(usage, Mapping):
+    if not isinstance(usage, dict | Mapping):
         return None
-    flat = _number(usage.get("cost"))
-    if flat is not None:
+    flat = usage.get("cost")
+    if flat is not None and (flat := _number(flat)) is not None:
         return flat
     return priced_cost(usage)
 
 
 def cumulative_cost(obj: Any) -> float | None:
     """A cumulative cost carried by an event (attribute) or a journal record (key), if any."""
+    get = obj.get if isinstance(obj, dict | Mapping) else lambda name: getattr(obj, name, None)
     for name in CUMULATIVE_FIELDS:
-        value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-        number = _number(value)
+        number = _number(get(name))
         if number is not None:
             return number
     return None
@@ -83,4 +83,8 @@ class CostMeter:
             self.observe(event)
 
     def observe_record(self, record: Mapping[str, Any]) -> None:
-        self.observe(record, record.get("usage") if record.get("type") in ("rollout", "reflection") else None)
+        usage = record.get("usage") if record.get("type") in ("rollout", "reflection") else None
+        if usage is not None and "total_cost" not in record and "cost_used" not in record:  # CUMULATIVE_FIELDS
+            self.add_usage(usage)  # what observe() does for the tens of thousands of rollout records, directly
+            return
+        self.observe(record, usage)

@@ -9,12 +9,13 @@ them), only scores, feedback and usage.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from dspy_gepa._run_dir import journal_path
 from dspy_gepa.engine import events as ev
-from dspy_gepa.engine.journal import JournalRecorder, MemoryJournal, journal_record, read_journal
+from dspy_gepa.engine.journal import JournalRecorder, MemoryJournal, journal_record, read_records
 
 TERMINAL_TYPES = ("run_finished", "run_failed")
 
@@ -38,8 +39,8 @@ class RunRecords:
     """The records of the run in progress: an event subscriber plus :meth:`records`.
 
     With a ``log_dir`` the journal file is the source (it also holds earlier sessions of a resumed
-    run); the terminal event is appended when the file does not have it yet, because the engine's
-    journal writer receives each event after the tracking subscribers.
+    run), streamed each time it is read; the terminal event is appended when the file does not have it
+    yet, because the engine's journal writer receives each event after the tracking subscribers.
     """
 
     def __init__(self, log_dir: str | Path | None):
@@ -47,10 +48,10 @@ class RunRecords:
         self._memory = MemoryJournal() if self.log_dir is None else None
         self._recorder = JournalRecorder(self._memory, _NoPayload()) if self._memory is not None else None
         self._terminal: dict[str, Any] | None = None
-        self._final: list[dict[str, Any]] | None = None  # read once the run has ended
+        # With a journal file only the run's start and end matter here; in memory every event is recorded.
+        self.events = (ev.RunStarted, ev.RunFinished, ev.RunFailed) if self._memory is None else None
 
     def __call__(self, event: ev.Event) -> None:
-        self._final = None
         if isinstance(event, ev.RunStarted):
             self._terminal = None
         if isinstance(event, ev.RunFinished | ev.RunFailed):
@@ -58,14 +59,12 @@ class RunRecords:
         if self._recorder is not None:
             self._recorder(event)
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> Iterator[dict[str, Any]]:
         if self._memory is not None:
-            return [record for _, record in self._memory.read()]
-        if self._final is not None:
-            return list(self._final)
-        records = read_journal(journal_path(self.log_dir)).records
-        if self._terminal is not None and (not records or records[-1].get("type") not in TERMINAL_TYPES):
-            records.append(self._terminal)
-        if self._terminal is not None:
-            self._final = records
-        return list(records)
+            yield from (record for _, record in self._memory.read())
+            return
+        last = None
+        for last in read_records(journal_path(self.log_dir), payloads=False):
+            yield last
+        if self._terminal is not None and (last is None or last.get("type") not in TERMINAL_TYPES):
+            yield self._terminal

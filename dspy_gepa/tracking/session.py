@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 class ReportWriter:
     """Writes ``log_dir/report.html`` when the run finishes or fails."""
 
+    events = (ev.RunFinished, ev.RunFailed)
+
     def __init__(self, log_dir: str | Path, records: RunRecords):
         self.log_dir = Path(log_dir)
         self.records = records
@@ -69,7 +71,7 @@ class TrackingSession:
 
     def subscribe(self, bus: ev.EventBus) -> None:
         lock = threading.RLock()  # subscribers keep state; deliver one event at a time whatever thread emits
-        bus.subscribe(_Serialized(self._start, lock), critical=True)
+        bus.subscribe(_Serialized(self._start, lock, (ev.RunStarted,)), critical=True)
         for subscriber in [*self.subscribers, *self.trackers]:
             bus.subscribe(_Serialized(subscriber, lock))
 
@@ -97,9 +99,10 @@ class TrackingSession:
 
 
 class _Serialized:
-    def __init__(self, subscriber: Any, lock: threading.RLock):
+    def __init__(self, subscriber: Any, lock: threading.RLock, events: tuple[type, ...] | None = None):
         self.subscriber = subscriber
         self.lock = lock
+        self.events = events or getattr(subscriber, "events", None)
 
     def __call__(self, event: ev.Event) -> None:
         with self.lock:

@@ -180,8 +180,10 @@ def test_load_indexes_rollouts_reflections_and_commits():
     for r in records:
         journal.append(r)
     contents = load(journal)
-    assert contents.header == HEADER and contents.records == records and contents.torn_tail is None
-    assert contents.rollouts == {RolloutKey("abc", "train", 2): ROLLOUT}
+    assert contents.header == HEADER and contents.num_records == len(records) and contents.torn_tail is None
+    recorded = contents.rollouts[RolloutKey("abc", "train", 2)]
+    assert list(contents.rollouts) == [RolloutKey("abc", "train", 2)]
+    assert (recorded.score, recorded.feedback, recorded.payload.get("output")) == (0.5, None, None)
     assert list(contents.reflections) == [3] and list(contents.commits) == [3]
 
 

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -288,7 +289,7 @@ instructions show a word diff against the (first) parent.</p>{cands}</section>
 
 
 def write_report(log_dir: str | os.PathLike, output: str | os.PathLike | None = None,
-                 *, records: list[dict[str, Any]] | None = None) -> Path:
+                 *, records: Iterable[dict[str, Any]] | None = None) -> Path:
     """Write the HTML report of the run in ``log_dir`` (to ``log_dir/report.html`` unless ``output``).
 
     ``records`` replaces reading the journal (used while a run is finishing). The file is replaced

@@ -4,9 +4,11 @@ The folding is :class:`RunFolder`, one record at a time, so the live dashboard
 (:mod:`dspy_gepa.tracking.live`) can fold only what a growing journal appended since it last looked;
 the view also lists the proposals in flight (started, not yet committed).
 
-Only the journal's JSON lines are read (``log_dir/journal.jsonl`` through
-:func:`dspy_gepa.engine.journal.read_journal`, or records kept in memory during a run without
-``log_dir``), so a run can be viewed while it is still writing: a torn last line is skipped. Pareto
+Only the journal's JSON lines are read (``log_dir/journal.jsonl``, streamed through
+:func:`dspy_gepa.engine.journal.read_records`, or records kept in memory during a run without
+``log_dir``), so a run can be viewed while it is still writing: a torn last line is skipped. Rollout
+payloads (outputs, trajectories) are never kept, so viewing a long run costs little more memory than its
+candidates and scores. Pareto
 fronts and the best candidate come from :mod:`dspy_gepa.engine.pareto`, the rules the engine itself
 uses, so the report can never disagree with the run's result.
 """
@@ -21,7 +23,7 @@ from typing import Any
 
 from dspy_gepa._run_dir import journal_path
 from dspy_gepa.engine import pareto
-from dspy_gepa.engine.journal import read_journal
+from dspy_gepa.engine.journal import paused_gc, read_records
 from dspy_gepa.exceptions import JournalError
 from dspy_gepa.tracking._cost import CostMeter
 
@@ -193,7 +195,14 @@ class RunFolder:
         run = self.run
         kind = record.get("type")
         self._meter.observe_record(record)
-        if kind == "header":
+        if kind == "rollout":  # most records
+            key = record.get("key") or [None, None, None]
+            self._rollout_keys.add(tuple(key))
+            if len(key) == 3 and key[1] == "val" and (record.get("feedback") or record.get("error")):
+                run.val_rollouts[(key[0], int(key[2]))] = {"feedback": record.get("feedback"),
+                                                          "error": record.get("error")}
+            self._touch(record).rollouts += 1
+        elif kind == "header":
             run.fingerprint = dict(record.get("fingerprint") or {})
         elif kind == "run_started":
             run.sessions += 1
@@ -206,13 +215,6 @@ class RunFolder:
             run.components = list((record.get("seed_candidate") or {}).keys()) or run.components
             # Proposals of an earlier session that never committed were lost with it (a resume redoes them).
             self._inflight.clear()
-        elif kind == "rollout":
-            key = record.get("key") or [None, None, None]
-            self._rollout_keys.add(tuple(key))
-            if len(key) == 3 and key[1] == "val" and (record.get("feedback") or record.get("error")):
-                run.val_rollouts[(key[0], int(key[2]))] = {"feedback": record.get("feedback"),
-                                                          "error": record.get("error")}
-            self._touch(record).rollouts += 1
         elif kind == "reflection":
             flight = self._touch(record)
             flight.parent_hash = record.get("parent")
@@ -284,8 +286,9 @@ def _scores(raw: Any) -> dict[int, float]:
 def build_run(records: Iterable[dict[str, Any]], source: str = "") -> RunView:
     """Fold journal records into a :class:`RunView`; unknown record types and fields are ignored."""
     folder = RunFolder(source)
-    for record in records:
-        folder.add(record)
+    with paused_gc():  # records are small trees; full collections over DSPy's heap would dominate
+        for record in records:
+            folder.add(record)
     return folder.view()
 
 
@@ -294,4 +297,4 @@ def load_run(log_dir: str | os.PathLike) -> RunView:
     path = journal_path(log_dir)
     if not path.exists():
         raise JournalError(f"No journal at {path}. Pass the log_dir of a GEPA run (GEPA(log_dir=...)).")
-    return build_run(read_journal(path).records, source=str(path.parent))
+    return build_run(read_records(path, payloads=False), source=str(path.parent))
