@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -101,6 +102,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_close_inherited_locks)
 
 
+def _holder(fd: int, wait: float = 0.5) -> list[str]:
+    """The ``pid host`` line of the lock's holder. A holder that has just taken the lock writes it right after,
+    so an empty or partial line is read again for up to ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        line = os.pread(fd, 200, 0).decode("utf-8", errors="replace")
+        if line.endswith("\n") or time.monotonic() >= deadline:
+            return line.split()
+        time.sleep(0.01)
+
+
 class WriterLock:
     """The exclusive lock of a ``log_dir``'s writer (see the module docstring).
 
@@ -123,7 +135,7 @@ class WriterLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             try:
-                holder = os.read(fd, 200).decode("utf-8", errors="replace").split()
+                holder = _holder(fd)
             finally:
                 os.close(fd)
             pid, host = (holder + ["?", "?"])[:2]

@@ -220,3 +220,22 @@ def test_two_runs_started_at_once_on_one_log_dir(tmp_path):
     assert sum(r["type"] == "header" for r in whole_lines(tmp_path / JOURNAL_NAME)) == 1
     lm = task_lm()
     assert key(optimize(tmp_path, task=lm, budget=100)) == reference and lm.engine.calls == []
+
+
+def test_a_holder_that_has_not_yet_written_its_name_is_still_named(tmp_path):
+    """Between taking the lock and writing "pid host" into it, a holder is briefly anonymous; a second writer
+    refused in that moment waits for the line instead of naming "process ? on ?"."""
+    import fcntl
+
+    from dspy_gepa._run_dir import LOCK, WriterLock
+
+    fd = os.open(tmp_path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        late = threading.Timer(0.1, lambda: os.write(fd, b"4242 elsewhere\n"))
+        late.start()
+        with pytest.raises(JournalError, match=r"process 4242 on elsewhere"):
+            WriterLock(tmp_path).acquire()
+        late.join()
+    finally:
+        os.close(fd)
