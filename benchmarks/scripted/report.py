@@ -434,7 +434,7 @@ def render(results_dir: Path, plots: bool = False, readme_dir: Path | None = Non
         "",
         "Reproduce: `python -m benchmarks.compare --suite quality|latency|overhead|all "
         "[--optimizers dspy,dspy_pxn,dspy_gepa,dspy_gepa_paper] [--seeds N]` (`--suite scaling` separately: it takes "
-        "about an hour); `--report-only` rewrites this section from the JSON.",
+        "about 40 minutes on 2 idle cores); `--report-only` rewrites this section from the JSON.",
         "",
     ]
     tasks = _tasks_table(data)
