@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from dspy_gepa.engine.config import VAL_POLICIES, EngineConfig, default_concurrency
     from dspy_gepa.engine.engine import Engine, EngineResult
     from dspy_gepa.engine.events import EventBus
-    from dspy_gepa.engine.journal import JournalContents, read_header, read_journal
+    from dspy_gepa.engine.replay import JournalContents, read_header, read_journal
     from dspy_gepa.engine.state import State
     from dspy_gepa.engine.types import Candidate, EvaluationBatch, ProposalOutcome, Rollout, RolloutKey, candidate_hash
     from dspy_gepa.engine.view import StateView
@@ -28,7 +28,7 @@ __getattr__, __dir__ = exports(__name__, {
     **dict.fromkeys(("VAL_POLICIES", "EngineConfig", "default_concurrency"), "dspy_gepa.engine.config"),
     **dict.fromkeys(("Engine", "EngineResult"), "dspy_gepa.engine.engine"),
     "EventBus": "dspy_gepa.engine.events",
-    **dict.fromkeys(("JournalContents", "read_header", "read_journal"), "dspy_gepa.engine.journal"),
+    **dict.fromkeys(("JournalContents", "read_header", "read_journal"), "dspy_gepa.engine.replay"),
     "State": "dspy_gepa.engine.state",
     **dict.fromkeys(("Candidate", "EvaluationBatch", "ProposalOutcome", "Rollout", "RolloutKey", "candidate_hash"),
                     "dspy_gepa.engine.types"),

@@ -41,7 +41,7 @@ from dspy_gepa.engine.backends import Backend, Halted, ThreadBackend
 from dspy_gepa.engine.budget import budget_plan
 from dspy_gepa.engine.commit import Committer, idle_limit
 from dspy_gepa.engine.config import EngineConfig
-from dspy_gepa.engine.journal import FileJournal, JournalRecorder, check_fingerprint, load, run_fingerprint
+from dspy_gepa.engine.journal import FileJournal, JournalRecorder, run_fingerprint
 from dspy_gepa.engine.ledger import Ledger, final_reserve
 from dspy_gepa.engine.merge import MergeBook
 from dspy_gepa.engine.planner import Planner
@@ -58,6 +58,7 @@ from dspy_gepa.engine.proposals import (
     seed_proposal,
 )
 from dspy_gepa.engine.reflection import Reflector
+from dspy_gepa.engine.replay import check_fingerprint, load
 from dspy_gepa.engine.rollouts import Rollouts
 from dspy_gepa.engine.state import State
 from dspy_gepa.engine.strategies import GroupJudge, acceptance_criterion
@@ -175,7 +176,7 @@ class Engine:
             check_fingerprint(contents.header.get("fingerprint", {}), fingerprint, backend.path)
         self.rollouts.journal = contents
         backend.open()
-        self._journal.start(fingerprint, contents)
+        self._journal.start(fingerprint, contents.header)
         self.bus.subscribe(self._journal, critical=True)
         return contents.header is not None and contents.num_records > 1
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dspy_gepa.engine import events as ev
-from dspy_gepa.engine.journal import JournalContents, Payload, RecordedRollout
 from dspy_gepa.engine.ledger import Ledger
 from dspy_gepa.engine.proposals import Evaluate, Run
+from dspy_gepa.engine.replay import JournalContents, Payload, RecordedRollout
 from dspy_gepa.engine.types import Candidate, Rollout, RolloutKey, candidate_hash
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from dspy_gepa._run_dir import journal_path
 from dspy_gepa.engine import events as ev
-from dspy_gepa.engine.journal import JournalRecorder, MemoryJournal, journal_record, read_records
+from dspy_gepa.engine.journal import JournalRecorder, MemoryJournal, journal_record
+from dspy_gepa.engine.replay import read_records
 
 TERMINAL_TYPES = ("run_finished", "run_failed")
 

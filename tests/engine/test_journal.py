@@ -16,15 +16,12 @@ from dspy_gepa.engine.adapter import JsonCodec
 from dspy_gepa.engine.journal import (
     FORMAT_VERSION,
     FileJournal,
-    JournalContents,
     JournalRecorder,
     MemoryJournal,
-    check_fingerprint,
     journal_record,
-    load,
-    read_journal,
     run_fingerprint,
 )
+from dspy_gepa.engine.replay import check_fingerprint, load, read_journal
 from dspy_gepa.engine.types import Rollout, RolloutKey
 from dspy_gepa.exceptions import JournalError, JournalMismatchError
 
@@ -269,8 +266,8 @@ def test_run_fingerprint_holds_settings_seed_data_and_extras():
 def test_the_recorder_writes_a_header_once_and_skips_replayed_events():
     journal = MemoryJournal()
     recorder = JournalRecorder(journal, JsonCodec())
-    recorder.start({"seed": 0}, JournalContents())
-    recorder.start({"seed": 0}, JournalContents(header=HEADER))
+    recorder.start({"seed": 0}, None)
+    recorder.start({"seed": 0}, HEADER)
     rollout = ev.RolloutFinished(key=RolloutKey("h", "val", 4), rollout=Rollout(score=math.nan, output={"o": 1}),
                                  seq=2)
     recorder(rollout)

@@ -4,7 +4,8 @@ is kept encoded and only where a later reflection may read it, and a resumed run
 resume in ``tests/invariants/test_old_journals.py``.)"""
 
 from dspy_gepa.engine import events as ev
-from dspy_gepa.engine.journal import MemoryJournal, load, read_journal, read_records
+from dspy_gepa.engine.journal import MemoryJournal
+from dspy_gepa.engine.replay import load, read_journal, read_records
 from dspy_gepa.engine.types import RolloutKey
 
 from .fakes import FakeAdapter, run, summary
@@ -116,7 +117,7 @@ def test_objectives_written_after_the_payload_are_read_from_a_file(tmp_path):
 
 
 def test_the_header_is_read_from_the_first_line_alone(tmp_path):
-    from dspy_gepa.engine.journal import read_header
+    from dspy_gepa.engine.replay import read_header
 
     _, path = finished_run(tmp_path)
     assert read_header(path) == next(read_records(path))

@@ -5,7 +5,7 @@ The folding is :class:`RunFolder`, one record at a time, so the live dashboard
 the view also lists the proposals in flight (started, not yet committed).
 
 Only the journal's JSON lines are read (``log_dir/journal.jsonl``, streamed through
-:func:`dspy_gepa.engine.journal.read_records`, or records kept in memory during a run without
+:func:`dspy_gepa.engine.replay.read_records`, or records kept in memory during a run without
 ``log_dir``), so a run can be viewed while it is still writing: a torn last line is skipped. Rollout
 payloads (outputs, trajectories) are never kept, so viewing a long run costs little more memory than its
 candidates and scores. Pareto
@@ -23,7 +23,7 @@ from typing import Any
 
 from dspy_gepa._run_dir import journal_path
 from dspy_gepa.engine import pareto
-from dspy_gepa.engine.journal import paused_gc, read_records
+from dspy_gepa.engine.replay import paused_gc, read_records
 from dspy_gepa.exceptions import JournalError
 from dspy_gepa.tracking._cost import CostMeter
 
