@@ -159,7 +159,7 @@ class State:
     def fronts(self) -> dict[int, set[int]]:
         """For each validation example every candidate was scored on, the candidates with the best score
         (:func:`pareto.fronts`)."""
-        return {vid: set(self._holders[vid]) for vid in self._common or ()}
+        return {vid: set(members) for vid, members in self._front_mapping_instance().items()}
 
     def best_score_per_example(self) -> dict[int, float]:
         """The best score on each validation example some candidate was scored on (:func:`pareto.best_per_example`).
