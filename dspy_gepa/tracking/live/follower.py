@@ -15,6 +15,7 @@ import logging
 import os
 
 from dspy_gepa._run_dir import journal_path
+from dspy_gepa.engine.journal import parse_line
 from dspy_gepa.tracking.report.run_view import RunFolder, RunView
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class JournalFollower:
 
     def _fold(self, line: bytes) -> None:
         try:
-            record = json.loads(line)
+            record = parse_line(line)
         except json.JSONDecodeError:
             # The engine refuses such a journal on resume; a viewer shows what it can and says so once.
             self._bad_lines += 1
